@@ -1,0 +1,57 @@
+"""The project's test command (`make test`): source checks, every notebook through nbdev-test, the pytest suite.
+Ends with the line `N passed, N failed`."""
+import hashlib, subprocess, sys, tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+def snapshot(*globs):
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for g in globs for p in sorted(ROOT.glob(g))}
+
+def run(*cmd):
+    print('$', ' '.join(map(str, cmd)), flush=True)
+    return subprocess.run([str(c) for c in cmd], cwd=ROOT)
+
+def unchanged(name, cmd, *globs):
+    "Run `cmd` and report whether it changed any file matching `globs`."
+    before = snapshot(*globs)
+    rc = run(*cmd).returncode
+    after = snapshot(*globs)
+    changed = sorted(str(p.relative_to(ROOT)) for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+    if changed: print(f'FAIL {name}: changed {", ".join(changed)}; run it and commit the result')
+    return rc == 0 and not changed
+
+def notebooks():
+    "nbdev-test over every notebook; (passed, failed)."
+    nbs = sorted(p.name for p in (ROOT / 'nbs').glob('*.ipynb'))
+    r = subprocess.run([str(BIN / 'nbdev-test'), '--n-workers', '2', '--timing'], cwd=ROOT, capture_output=True, text=True)
+    print(r.stdout[-4000:], r.stderr[-8000:], sep='\n')
+    failed = [n for n in nbs if f'\t{n}' in r.stdout + r.stderr] if r.returncode else []
+    if r.returncode and not failed: failed = ['nbdev-test']
+    return len(nbs) - len([f for f in failed if f in nbs]), len(failed)
+
+def pytest_suite():
+    "pytest over tests/; (passed, failed, skipped)."
+    with tempfile.TemporaryDirectory() as d:
+        xml = Path(d) / 'junit.xml'
+        rc = run(BIN / 'python', '-m', 'pytest', 'tests', '-q', f'--junitxml={xml}', '-p', 'no:cacheprovider').returncode
+        if not xml.exists(): return 0, 1, 0
+        s = ET.parse(xml).getroot()
+        s = s if s.tag == 'testsuite' else s.find('testsuite')
+        n, f, e, sk = (int(s.get(k, 0)) for k in ('tests', 'failures', 'errors', 'skipped'))
+        failed = f + e + (1 if rc not in (0, 5) and not (f + e) else 0)
+        return n - f - e - sk, failed, sk
+
+if __name__ == '__main__':
+    checks = [unchanged('nbdev-export', [BIN / 'nbdev-export'], 'pidnet_nb/**/*.py'),
+              unchanged('nbdev-clean', [BIN / 'nbdev-clean'], 'nbs/*.ipynb'),
+              run(BIN / 'python', 'tools/readme.py', '--check').returncode == 0]
+    nb_pass, nb_fail = notebooks()
+    py_pass, py_fail, py_skip = pytest_suite()
+    passed, failed = sum(checks) + nb_pass + py_pass, checks.count(False) + nb_fail + py_fail
+    print(f'source checks: {sum(checks)}/{len(checks)}; notebooks: {nb_pass} passed, {nb_fail} failed; '
+          f'pytest: {py_pass} passed, {py_fail} failed, {py_skip} skipped')
+    print(f'{passed} passed, {failed} failed' + (f', {py_skip} skipped' if py_skip else ''))
+    sys.exit(1 if failed else 0)
