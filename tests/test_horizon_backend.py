@@ -1,0 +1,50 @@
+"The horizon backend against a recording stand-in of horizon_plugin_pytorch's documented API (the real plugin ships in Horizon's OE docker)."
+import enum, importlib.machinery, sys, types
+
+import pytest
+import torch
+from torch import nn
+
+from pidnet_nb.model import pidnet_s
+from pidnet_nb.surgery import check_deployable
+
+
+@pytest.fixture
+def plugin(monkeypatch):
+    "Install a stand-in `horizon_plugin_pytorch` that records every call; yields the call log."
+    calls = []
+    def module(name, **attrs):
+        m = types.ModuleType(name); m.__spec__ = importlib.machinery.ModuleSpec(name, None); m.__dict__.update(attrs)
+        monkeypatch.setitem(sys.modules, name, m); return m
+    class March(enum.Enum): BAYES = 'bayes'
+    class FakeQuantState(enum.Enum): CALIBRATION = 'calibration'; VALIDATION = 'validation'
+    class QuantStub(nn.Identity): pass
+    class DeQuantStub(nn.Identity): pass
+    rec = lambda name, ret=None: (lambda *a, **k: calls.append((name, a, k)) or (a[0] if ret == 'first' else None))
+    calib_q, int32_q = object(), object()
+    module('horizon_plugin_pytorch')
+    module('horizon_plugin_pytorch.march', March=March, set_march=rec('set_march'))
+    module('horizon_plugin_pytorch.quantization', QuantStub=QuantStub, DeQuantStub=DeQuantStub, FakeQuantState=FakeQuantState,
+           prepare_qat_fx=rec('prepare_qat_fx', 'first'), set_fake_quantize=rec('set_fake_quantize'), convert_fx=rec('convert_fx', 'first'))
+    module('horizon_plugin_pytorch.quantization.qconfig', default_calib_8bit_fake_quant_qconfig=calib_q,
+           default_calib_8bit_weight_32bit_out_fake_quant_qconfig=int32_q)
+    yield types.SimpleNamespace(calls=calls, March=March, State=FakeQuantState, calib_q=calib_q, int32_q=int32_q,
+                                QuantStub=QuantStub, DeQuantStub=DeQuantStub)
+
+
+def test_walkthrough_call_sequence(plugin):
+    from pidnet_nb.quant import get_backend, horizon_available
+    assert horizon_available()
+    backend = get_backend('horizon')
+    x = torch.randn(1, 3, 64, 64)
+    prepared = backend.prepare(pidnet_s(num_classes=11), x)
+    backend.calibrate(prepared, [x, x])
+    backend.convert(prepared)
+    names = [c[0] for c in plugin.calls]
+    assert names == ['set_march', 'prepare_qat_fx', 'set_fake_quantize', 'set_fake_quantize', 'convert_fx']
+    assert plugin.calls[0][1] == (plugin.March.BAYES,)
+    model, qconfig = plugin.calls[1][1]
+    assert qconfig == {'': plugin.calib_q, 'module_name': {'final_layer.conv2': plugin.int32_q}}
+    assert [c[1][1] for c in plugin.calls[2:4]] == [plugin.State.CALIBRATION, plugin.State.VALIDATION]
+    assert isinstance(model.quant, plugin.QuantStub) and isinstance(model.dequant, plugin.DeQuantStub)
+    assert check_deployable(model, x).rows == []  # what the plugin receives is the surgered, J5-clean graph
