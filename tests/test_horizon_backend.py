@@ -26,6 +26,7 @@ def plugin(monkeypatch):
     module('horizon_plugin_pytorch.march', March=March, set_march=rec('set_march'))
     module('horizon_plugin_pytorch.quantization', QuantStub=QuantStub, DeQuantStub=DeQuantStub, FakeQuantState=FakeQuantState,
            prepare_qat_fx=rec('prepare_qat_fx', 'first'), set_fake_quantize=rec('set_fake_quantize'), convert_fx=rec('convert_fx', 'first'))
+    module('horizon_plugin_profiler', check_qconfig=rec('check_qconfig'))
     module('horizon_plugin_pytorch.quantization.qconfig', default_calib_8bit_fake_quant_qconfig=calib_q,
            default_calib_8bit_weight_32bit_out_fake_quant_qconfig=int32_q)
     yield types.SimpleNamespace(calls=calls, March=March, State=FakeQuantState, calib_q=calib_q, int32_q=int32_q,
@@ -39,12 +40,14 @@ def test_walkthrough_call_sequence(plugin):
     x = torch.randn(1, 3, 64, 64)
     prepared = backend.prepare(pidnet_s(num_classes=11), x)
     backend.calibrate(prepared, [x, x])
+    backend.qconfig_report(prepared, x)
     backend.convert(prepared)
     names = [c[0] for c in plugin.calls]
-    assert names == ['set_march', 'prepare_qat_fx', 'set_fake_quantize', 'set_fake_quantize', 'convert_fx']
+    assert names == ['set_march', 'prepare_qat_fx', 'set_fake_quantize', 'check_qconfig', 'set_fake_quantize', 'convert_fx']
     assert plugin.calls[0][1] == (plugin.March.BAYES,)
     model, qconfig = plugin.calls[1][1]
     assert qconfig == {'': plugin.calib_q, 'module_name': {'final_layer.conv2': plugin.int32_q}}
-    assert [c[1][1] for c in plugin.calls[2:4]] == [plugin.State.CALIBRATION, plugin.State.VALIDATION]
+    assert [c[1][1] for c in plugin.calls if c[0] == 'set_fake_quantize'] == [plugin.State.CALIBRATION, plugin.State.VALIDATION]
+    assert plugin.calls[3][1] == (prepared, x)
     assert isinstance(model.quant, plugin.QuantStub) and isinstance(model.dequant, plugin.DeQuantStub)
     assert check_deployable(model, x).rows == []  # what the plugin receives is the surgered, J5-clean graph
