@@ -12,7 +12,7 @@ from pidnet_nb.model import load_pretrained, pidnet_s
 
 ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS = ROOT / 'pretrained_models' / 'camvid' / 'pidnet_s_camvid.pt'
-RECORD = WEIGHTS.with_suffix('.test.json')  # `pidnet-nb eval --json` output quoted by the model card
+RECORD = WEIGHTS.parent / 'results' / 'float.json'  # `pidnet-nb eval --json` output quoted by the model card
 CAMVID = find_shared('camvid')
 
 

@@ -54,3 +54,18 @@ def test_ddp_two_cpu_processes(tmp_path):
     assert r.stdout.count('trained to epoch') == 1  # rank 0 alone reports and writes
     ckpt = torch.load(tmp_path / 'checkpoint.pt', weights_only=True)
     assert ckpt['step'] == 2 and (tmp_path / 'last.pt').exists()
+
+
+def test_augmentation_changes_across_epochs_with_workers():
+    "Each epoch draws new crops, also in DataLoader worker processes (which copy the dataset)."
+    from torch.utils.data import DataLoader
+    from pidnet_nb.config import build_dataset
+    from pidnet_nb.train import EpochSeeded
+    base = build_dataset(get_config('camvid/pidnet_small_camvid', TINY), train=True)
+    base.pairs = base.pairs[:2]
+    ds = EpochSeeded(base, base.transform, seed=0)
+    labels = []
+    for epoch in (0, 1, 0):
+        ds.set_epoch(epoch)
+        labels.append(next(iter(DataLoader(ds, batch_size=2, num_workers=1)))[1])
+    assert not torch.equal(labels[0], labels[1]) and torch.equal(labels[0], labels[2])
