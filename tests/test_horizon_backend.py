@@ -25,7 +25,9 @@ def plugin(monkeypatch):
     module('horizon_plugin_pytorch')
     module('horizon_plugin_pytorch.march', March=March, set_march=rec('set_march'))
     module('horizon_plugin_pytorch.quantization', QuantStub=QuantStub, DeQuantStub=DeQuantStub, FakeQuantState=FakeQuantState,
-           prepare_qat_fx=rec('prepare_qat_fx', 'first'), set_fake_quantize=rec('set_fake_quantize'), convert_fx=rec('convert_fx', 'first'))
+           prepare_qat_fx=rec('prepare_qat_fx', 'first'), set_fake_quantize=rec('set_fake_quantize'), convert_fx=rec('convert_fx', 'first'),
+           check_model=rec('check_model'), compile_model=rec('compile_model'), perf_model=rec('perf_model'),
+           visualize_model=rec('visualize_model'))
     module('horizon_plugin_profiler', check_qconfig=rec('check_qconfig'))
     module('horizon_plugin_pytorch.quantization.qconfig', default_calib_8bit_fake_quant_qconfig=calib_q,
            default_calib_8bit_weight_32bit_out_fake_quant_qconfig=int32_q)
@@ -51,3 +53,22 @@ def test_walkthrough_call_sequence(plugin):
     assert plugin.calls[3][1] == (prepared, x)
     assert isinstance(model.quant, plugin.QuantStub) and isinstance(model.dequant, plugin.DeQuantStub)
     assert check_deployable(model, x).rows == []  # what the plugin receives is the surgered, J5-clean graph
+
+
+def test_compile_call_sequence(plugin, tmp_path):
+    "The walkthrough's compile step: check_model, compile_model (.hbm, ddr, opt=3), perf_model, visualize_model."
+    from pidnet_nb.deploy import horizon_compile
+    x = torch.randn(1, 3, 64, 64)
+    result = horizon_compile(pidnet_s(num_classes=11).eval(), x, tmp_path / 'compile')
+    names = [c[0] for c in plugin.calls]
+    assert names == ['check_model', 'compile_model', 'perf_model', 'visualize_model']
+    traced = plugin.calls[0][1][0]
+    assert isinstance(traced, torch.jit.ScriptModule)
+    assert all(c[1][0] is traced for c in plugin.calls)  # one traced model goes through every step
+    _, compile_args, compile_kwargs = plugin.calls[1]
+    assert compile_args[1] == [x]
+    assert compile_kwargs['hbm'] == str(tmp_path / 'compile' / 'model.hbm')
+    assert (compile_kwargs['input_source'], compile_kwargs['opt'], compile_kwargs['march']) == (['ddr'], 3, plugin.March.BAYES)
+    assert plugin.calls[2][2]['out_dir'] == str(tmp_path / 'compile' / 'perf')
+    assert plugin.calls[3][2]['save_path'] == str(tmp_path / 'compile' / 'pidnet.svg')
+    assert result['hbm'].endswith('model.hbm')
