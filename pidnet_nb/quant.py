@@ -6,7 +6,7 @@ Docs: https://pidnet-nb.github.io/pidnet_nb/quant.html.md"""
 
 # %% ../nbs/11_quant.ipynb #cd612288
 from __future__ import annotations
-import copy, importlib.util, random
+import copy, hashlib, importlib.util, random
 from pathlib import Path
 
 import torch
@@ -20,8 +20,8 @@ from .train import atomic_save
 # %% auto #0
 __all__ = ['CALIBRATION_METHODS', 'ACTIVATION_SCHEMES', 'DEFAULT_OVERRIDES', 'BACKENDS', 'module_name', 'override_for',
            'make_quantizer', 'OpenBackend', 'horizon_available', 'HorizonBackend', 'get_backend', 'qconfig_report',
-           'load_observers', 'calibrate', 'export_onnx', 'OrtPredictor', 'example_input', 'calibrate_config',
-           'load_calibrated', 'quantized_predictor']
+           'load_observers', 'calibrate', 'export_onnx', 'OrtPredictor', 'example_input', 'weights_digest',
+           'calibrate_config', 'load_calibrated', 'quantized_predictor']
 
 # %% ../nbs/11_quant.ipynb #d9e2b9eb
 CALIBRATION_METHODS = ('minmax', 'histogram', 'ema')
@@ -208,8 +208,10 @@ def calibrate(backend, prepared, dataset, out_dir='calibration', batches:int=100
     ckpt, done = out / 'calib-checkpoint.pt', 0
     if resume and ckpt.exists():
         c = torch.load(ckpt, map_location='cpu', weights_only=True)
-        if c['tag'] == tag:
-            load_observers(prepared, c['state']); done = c['batches']
+        if c['tag'] == tag: load_observers(prepared, c['state']); done = c['batches']
+        else:
+            changed = sorted(k for k in {**c['tag'], **tag} if c['tag'].get(k) != tag.get(k))
+            print(f'{ckpt} was made with other {", ".join(changed)}: calibrating from the start')
     total = min(batches, len(order) // batch_size)
     for b in tqdm(range(done, total), desc='calibrate', disable=not progress, initial=done, total=total):
         idx = order[b * batch_size:(b + 1) * batch_size]
@@ -250,6 +252,13 @@ def example_input(cfg) -> torch.Tensor:
     w, h = cfg.TEST.IMAGE_SIZE
     return torch.zeros(1, 3, h, w)
 
+def weights_digest(model:nn.Module) -> str:
+    "A short SHA-256 of `model`'s state dict (names, dtypes, values): which weights a calibration belongs to."
+    h = hashlib.sha256()
+    for k, v in model.state_dict().items():
+        h.update(f'{k}:{v.dtype}:{tuple(v.shape)}'.encode()); h.update(v.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
+
 def calibrate_config(cfg, model:nn.Module, out_dir='calibration', batches:int=100, method:str='minmax',
                      backend:str='open', resume:bool=True, progress:bool=True, scheme:str='u8'):
     "Calibrate `model` on `cfg.DATASET.TRAIN_SET`; checkpoints in `out_dir`; returns (backend, prepared)."
@@ -257,7 +266,8 @@ def calibrate_config(cfg, model:nn.Module, out_dir='calibration', batches:int=10
     b = get_backend(backend)
     prepared = b.prepare(model, example_input(cfg), method, scheme=scheme)
     ds = build_dataset(cfg, cfg.DATASET.TRAIN_SET)
-    tag = {'method': method, 'scheme': scheme, 'backend': backend, 'model': cfg.MODEL.NAME, 'weights': cfg.TEST.MODEL_FILE}
+    tag = {'method': method, 'scheme': scheme, 'backend': backend, 'model': cfg.MODEL.NAME, 'weights': cfg.TEST.MODEL_FILE,
+           'weights_sha256': weights_digest(model)}
     return b, calibrate(b, prepared, ds, out_dir, batches, resume=resume, progress=progress, tag=tag)
 
 def load_calibrated(cfg, model:nn.Module, calib_file='calibration/calib-checkpoint-last.pt'):
@@ -267,6 +277,9 @@ def load_calibrated(cfg, model:nn.Module, calib_file='calibration/calib-checkpoi
         raise FileNotFoundError(f'{calib_file}: no calibration checkpoint; run `pidnet-nb calibrate -c CFG` first')
     c = torch.load(calib_file, map_location='cpu', weights_only=True)
     tag = {'method': 'minmax', 'scheme': 'u8', 'backend': 'open', **c['tag']}
+    if tag.get('weights_sha256', weights_digest(model)) != weights_digest(model):
+        raise ValueError(f'{calib_file} was calibrated on other weights than the model given ({tag.get("weights")}); '
+                         'calibrate this model again: `pidnet-nb calibrate -c CFG --restart`')
     b = get_backend(tag['backend'])
     return b, load_observers(b.prepare(model, example_input(cfg), tag['method'], scheme=tag['scheme']), c['state']), tag
 
