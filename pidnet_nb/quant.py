@@ -256,7 +256,8 @@ def weights_digest(model:nn.Module) -> str:
     "A short SHA-256 of `model`'s state dict (names, dtypes, values): which weights a calibration belongs to."
     h = hashlib.sha256()
     for k, v in model.state_dict().items():
-        h.update(f'{k}:{v.dtype}:{tuple(v.shape)}'.encode()); h.update(v.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+        h.update(f'{k}:{v.dtype}:{tuple(v.shape)}'.encode())
+        h.update(v.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]
 
 def calibrate_config(cfg, model:nn.Module, out_dir='calibration', batches:int=100, method:str='minmax',
@@ -277,7 +278,7 @@ def load_calibrated(cfg, model:nn.Module, calib_file='calibration/calib-checkpoi
         raise FileNotFoundError(f'{calib_file}: no calibration checkpoint; run `pidnet-nb calibrate -c CFG` first')
     c = torch.load(calib_file, map_location='cpu', weights_only=True)
     tag = {'method': 'minmax', 'scheme': 'u8', 'backend': 'open', **c['tag']}
-    if tag.get('weights_sha256', weights_digest(model)) != weights_digest(model):
+    if 'weights_sha256' in tag and tag['weights_sha256'] != weights_digest(model):
         raise ValueError(f'{calib_file} was calibrated on other weights than the model given ({tag.get("weights")}); '
                          'calibrate this model again: `pidnet-nb calibrate -c CFG --restart`')
     b = get_backend(tag['backend'])
