@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from pidnet_nb.cli import load_float_model, write_json
-from pidnet_nb.config import get_config
+from pidnet_nb.config import get_config, load_model
+from pidnet_nb.core import write_json
 from pidnet_nb.deploy import ort_session, time_calls
 from pidnet_nb.quant import example_input
 
@@ -50,8 +50,8 @@ def main(argv=None):
     p.add_argument('--json', default=None)
     p.add_argument('opts', nargs=argparse.REMAINDER, help='KEY VALUE config overrides (e.g. TEST.MODEL_FILE)')
     args = p.parse_args(argv)
-    cfg = get_config('camvid/pidnet_small_camvid', ['TEST.MODEL_FILE', 'pretrained_models/camvid/pidnet_s_camvid.pt', *args.opts])
-    model, x = load_float_model(cfg), example_input(cfg).normal_(generator=torch.Generator().manual_seed(0))
+    cfg = get_config('camvid/pidnet_small_camvid', args.opts)  # the shipped weights unless TEST.MODEL_FILE says otherwise
+    model, x = load_model(cfg), example_input(cfg).normal_(generator=torch.Generator().manual_seed(0))
     result = {'machine': machine(), 'rounds': args.rounds, 'frames': args.frames, 'input': list(x.shape), 'by_threads': {}}
     for threads in args.threads:
         result['by_threads'][threads] = r = measure(model, x, Path(args.compile), threads, args.rounds, args.frames)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from pidnet_nb.core import find_shared
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = '/usr/bin/chromium'
@@ -16,13 +15,12 @@ FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-
          '--disable-component-update', '--disable-sync']
 
 
-def notebook(camvid:Path, weights:Path) -> dict:
+def notebook() -> dict:
     source = f'''import torch
-from pidnet_nb.cli import load_float_model
-from pidnet_nb.config import build_dataset, get_config
+from pidnet_nb.config import build_dataset, get_config, load_model
 from pidnet_nb.masks import StagePredictions, compare_masks, quantized_stages
-cfg = get_config('camvid/pidnet_small_camvid', ['DATASET.ROOT', {str(camvid)!r}, 'TEST.MODEL_FILE', {str(weights)!r}])
-model = load_float_model(cfg)
+cfg = get_config('camvid/pidnet_small_camvid')
+model = load_model(cfg)
 test = build_dataset(cfg)
 test.pairs = test.pairs[:3]
 widget = compare_masks(StagePredictions(test, quantized_stages(cfg, model, calib_batches=4)))
@@ -40,9 +38,7 @@ def free_port() -> int:
 @pytest.fixture
 def lab(tmp_path):
     "JupyterLab serving tmp_path on loopback; yields (base url, token)."
-    camvid = find_shared('camvid')
-    assert camvid is not None, 'the browser test reads CamVid from shared/camvid beside the project'
-    (tmp_path / 'compare.ipynb').write_text(json.dumps(notebook(camvid, ROOT / 'pretrained_models/camvid/pidnet_s_camvid.pt')))
+    (tmp_path / 'compare.ipynb').write_text(json.dumps(notebook()))
     port, token = free_port(), secrets.token_hex(16)
     log = open(tmp_path / 'lab.log', 'w')
     proc = subprocess.Popen([sys.executable, '-m', 'jupyter', 'lab', '--no-browser', '--ip=127.0.0.1', f'--port={port}',

@@ -1,15 +1,15 @@
-"End-to-end downloader test against a loopback HTTP server serving shared/camvid, with a corrupted file among them."
-import os, re, threading
+"""The downloader end to end: a loopback HTTP mirror of the verified CamVid copy with a corrupted file among them,
+and first use of the data folder by two processes at once."""
+import os, re, subprocess, sys, threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from pidnet_nb.core import find_shared
-from pidnet_nb.download import DownloadError, download_camvid, read_manifest, sha256
+from pidnet_nb.download import DownloadError, VERIFIED, camvid_root, download_camvid, read_manifest, sha256
 
-CAMVID = find_shared('camvid')
+CAMVID = camvid_root(progress=False)  # the verified copy in the data folder
 BAD = 'test/0001TP_008550.png'
 
 
@@ -37,7 +37,7 @@ class RangeHandler(SimpleHTTPRequestHandler):
 
 @pytest.fixture
 def served(tmp_path):
-    "A loopback server over a mirror of shared/camvid (symlinks) in which one image is corrupted."
+    "A loopback server over a mirror of the local copy (symlinks) in which one image is corrupted."
     root = tmp_path / 'mirror' / 'CamVid'
     for rel in read_manifest():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -51,7 +51,6 @@ def served(tmp_path):
     server.shutdown()
 
 
-@pytest.mark.skipif(CAMVID is None, reason='needs shared/camvid')
 def test_loopback_download_corrupt_then_resume(served, tmp_path):
     root, url = served
     dest = tmp_path / 'camvid'
@@ -78,3 +77,18 @@ def test_loopback_download_corrupt_then_resume(served, tmp_path):
 def test_offline_message_names_source(tmp_path):
     with pytest.raises(DownloadError, match='--source'):
         download_camvid(tmp_path / 'x', source='http://127.0.0.1:9/CamVid', progress=False)
+
+
+def test_first_use_downloads_once_under_a_lock(tmp_path):
+    "Two processes that need CamVid at once in an empty data folder: one downloads and verifies, the other waits."
+    code = 'from pidnet_nb.download import camvid_root; print(camvid_root(progress=False))'
+    env = {**os.environ, 'PIDNET_DATA': str(tmp_path / 'data'), 'PIDNET_CAMVID_SOURCE': str(CAMVID)}
+    procs = [subprocess.Popen([sys.executable, '-c', code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert {o.strip() for o, _ in outs} == {str(tmp_path / 'data' / 'camvid')}
+    said = [e for _, e in outs if 'downloading it from' in e]
+    assert len(said) == 1 and 'PIDNET_CAMVID_SOURCE' in said[0] and 'PIDNET_DATA' in said[0]  # names the source and the overrides
+    dest, manifest = tmp_path / 'data' / 'camvid', read_manifest()
+    assert (dest / VERIFIED).exists() and all(sha256(dest / rel) == h for rel, h in manifest.items())

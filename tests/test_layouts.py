@@ -3,11 +3,10 @@ import cv2
 import numpy as np
 import pytest
 
-from pidnet_nb.core import find_shared
 from pidnet_nb.data import CAMVID, IGNORE, camvid, cityscapes, colorize
+from pidnet_nb.download import camvid_root
 
-CAMVID_DIR = find_shared('camvid')
-pytestmark = pytest.mark.skipif(CAMVID_DIR is None, reason='needs shared/camvid')
+CAMVID_DIR = camvid_root(progress=False)
 
 
 def test_pidnet_colour_layout_matches_segnet_layout(tmp_path):

@@ -1,0 +1,251 @@
+"""Bad input through the real command line (`python -m pidnet_nb.cli`), one case per way a careful or careless user
+can get it wrong. Each case asserts the exit status, that the message is one line naming the file or value and the
+fix, that no traceback is printed (unless PIDNET_DEBUG=1), and that no input file was changed or lost."""
+import hashlib, json, math, os, pathlib, re, signal, subprocess, sys, threading, time
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from pidnet_nb.config import get_config, weights_file
+from pidnet_nb.download import camvid_root
+from pidnet_nb.model import pidnet_s
+
+CFG = 'camvid/pidnet_small_camvid'
+WEIGHTS = weights_file(get_config(CFG)).resolve()
+CAMVID = camvid_root(progress=False)
+
+
+def cli(*args, cwd, debug=False, timeout=600):
+    "Run `python -m pidnet_nb.cli ARGS` in `cwd`; (exit status, stdout, stderr)."
+    env = {k: v for k, v in os.environ.items() if k != 'PIDNET_DEBUG'}
+    if debug: env['PIDNET_DEBUG'] = '1'
+    r = subprocess.run([sys.executable, '-m', 'pidnet_nb.cli', *map(str, args)], cwd=cwd, env=env,
+                       capture_output=True, text=True, timeout=timeout)
+    return r.returncode, r.stdout, r.stderr
+
+
+def snapshot(folder:Path) -> dict:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob('*')) if p.is_file()}
+
+
+def refused(args, *expect, cwd, inputs=None, status=1):
+    "Run a case that must fail: exit `status`, one error line containing each of `expect`, no traceback, inputs intact."
+    before = snapshot(inputs) if inputs else None
+    rc, out, err = cli(*args, cwd=cwd)
+    assert rc == status, (rc, out[-2000:], err[-2000:])
+    assert 'Traceback' not in err + out, err[-3000:]
+    lines = [l for l in err.splitlines() if l.strip()]
+    error = [l for l in lines if 'error:' in l]
+    assert len(error) == 1 and error[0].startswith('pidnet-nb '), err[-2000:]
+    for e in expect: assert e in error[0], (e, error[0])
+    if inputs: assert snapshot(inputs) == before, 'an input file was changed or lost'
+    return error[0]
+
+
+@pytest.fixture
+def data(tmp_path):
+    "A small SegNet-layout CamVid copy (3 test, 3 train images) to break in each case."
+    root = tmp_path / 'camvid'
+    for split in ('test', 'train'):
+        lines = (CAMVID / f'{split}.txt').read_text().splitlines()[:3]
+        for line in lines:
+            for rel in line.split():
+                (root / rel).parent.mkdir(parents=True, exist_ok=True); (root / rel).write_bytes((CAMVID / rel).read_bytes())
+        (root / f'{split}.txt').write_text('\n'.join(lines) + '\n')
+    return root
+
+
+def first_pair(root:Path, split='test'):
+    return [root / p for p in (root / f'{split}.txt').read_text().split()[:2]]
+
+
+def ev(root, *extra): return ['eval', '-c', CFG, '--workers', 0, 'DATASET.ROOT', root, *extra]
+
+
+# --- data ---
+
+def test_missing_and_empty_root(tmp_path):
+    refused(ev(tmp_path / 'nowhere'), 'nowhere: dataset folder not found', 'pidnet-nb download camvid', cwd=tmp_path)
+    (tmp_path / 'empty').mkdir()
+    msg = refused(ev(tmp_path / 'empty'), 'empty: no CamVid list files', 'pidnet-nb download camvid', cwd=tmp_path)
+    assert '.lst: list file not found' not in msg  # it used to name the other layout's list file
+
+
+def test_list_names_a_missing_image(data, tmp_path):
+    image, _ = first_pair(data); image.unlink()
+    refused(ev(data), f'{image.name}: missing or not a readable image', cwd=tmp_path, inputs=data)
+
+
+@pytest.mark.parametrize('damage', ['truncated', 'random bytes'])
+def test_damaged_image(data, tmp_path, damage):
+    image, _ = first_pair(data)
+    image.write_bytes(image.read_bytes()[:2000] if damage == 'truncated' else os.urandom(4000))
+    refused(ev(data), f'{image.name}: missing or not a readable image', cwd=tmp_path, inputs=data)
+
+
+def test_label_value_200(data, tmp_path):
+    _, label = first_pair(data)
+    lbl = cv2.imread(str(label), cv2.IMREAD_UNCHANGED); lbl[:10] = 200; cv2.imwrite(str(label), lbl)
+    refused(ev(data), f'{label.name}: label values [200] are not classes', cwd=tmp_path, inputs=data)
+
+
+def test_16_bit_label(data, tmp_path):
+    _, label = first_pair(data)
+    lbl = cv2.imread(str(label), cv2.IMREAD_UNCHANGED).astype(np.uint16); lbl[:10] = 300; cv2.imwrite(str(label), lbl)
+    refused(ev(data), f'{label.name}: a uint16 label image', 'save it as 8-bit', cwd=tmp_path, inputs=data)
+
+
+def test_one_column_and_empty_list(data, tmp_path):
+    (data / 'test.txt').write_text('test/only_an_image.png\n')
+    refused(ev(data), 'test.txt, line 1', 'is not an "IMAGE LABEL" pair', cwd=tmp_path, inputs=data)
+    (data / 'test.txt').write_text('\n')
+    refused(ev(data), 'the split is empty', cwd=tmp_path, inputs=data)
+
+
+def test_crlf_list_is_read(data, tmp_path):
+    (data / 'test.txt').write_bytes((data / 'test.txt').read_bytes().replace(b'\n', b'\r\n'))
+    rc, out, err = cli('eval', '-c', CFG, '--workers', 0, '--limit', 1, 'DATASET.ROOT', data, cwd=tmp_path)
+    assert rc == 0 and 'on 1 images' in out, err[-2000:]
+
+
+# --- weights ---
+
+class Payload:
+    "Pickled code: loading it with pickle would create the file `path`."
+    def __init__(self, path): self.path = path
+    def __reduce__(self): return (pathlib.Path.touch, (pathlib.Path(self.path),))
+
+
+def test_weights_files(tmp_path, data):
+    w = tmp_path / 'weights'; w.mkdir()
+    (w / 'random.pt').write_bytes(os.urandom(5000))
+    (w / 'notes.pt').write_text('these are my notes, not weights\n')
+    torch.save({'model': {'conv1.0.weight': Payload(tmp_path / 'pwned')}}, w / 'nested_code.pt')
+    torch.save(Payload(tmp_path / 'pwned'), w / 'top_code.pt')
+    sd = pidnet_s(num_classes=11, augment=True).state_dict()
+    torch.save({'model': {**sd, 'final_layer.conv2.weight': torch.full_like(sd['final_layer.conv2.weight'], math.nan)}}, w / 'nan.pt')
+    torch.save({'model': pidnet_s(num_classes=19, augment=True).state_dict()}, w / 'cityscapes19.pt')
+    torch.save({}, w / 'empty.pt'); torch.save([1, 2], w / 'list.pt')
+    (w / 'cut.pt').write_bytes(WEIGHTS.read_bytes()[:100000])
+    cases = {'missing.pt': 'no such checkpoint file', 'random.pt': 'not a torch checkpoint', 'notes.pt': 'notes.pt: not a',
+             'nested_code.pt': 'could run code', 'top_code.pt': 'could run code', 'nan.pt': 'NaN or infinite values',
+             'cityscapes19.pt': 'checkpoint has 19 classes, model has 11', 'empty.pt': 'strict loading failed',
+             'list.pt': 'holds a list, not a state dict', 'cut.pt': 'may be truncated'}
+    for name, expect in cases.items():
+        msg = refused(ev(data, 'TEST.MODEL_FILE', w / name), name, expect, cwd=tmp_path, inputs=w)
+        assert 'weights_only=False' not in msg  # never the advice to load untrusted pickles
+    assert not (tmp_path / 'pwned').exists()
+
+
+# --- options ---
+
+def test_config_options(tmp_path):
+    refused(['eval', '-c', 'camvid/pidnet_tiny'], 'camvid/pidnet_tiny: no such config', 'bundled:', cwd=tmp_path)
+    refused(['eval', '-c', CFG, 'TEST.BOGUS', 1], 'Non-existent key: TEST.BOGUS', cwd=tmp_path)
+    refused(['eval', '-c', CFG, 'TEST.BATCH_SIZE_PER_GPU', 'two'], 'Type mismatch', 'TEST.BATCH_SIZE_PER_GPU', cwd=tmp_path)
+    refused(['eval', '-c', CFG, 'TEST.FLIP_TEST'], 'KEY VALUE pairs', cwd=tmp_path)
+    for bad in ('0', '-1'):
+        refused(['eval', '-c', CFG, '--limit', bad], f'argument --limit: {bad} is not a positive number', cwd=tmp_path, status=2)
+    refused(['eval', '-c', CFG, '--stage', 'bogus'], "argument --stage: invalid choice: 'bogus'", cwd=tmp_path, status=2)
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    rc, _, err = cli('eval', '-c', CFG, 'TEST.BOGUS', 1, cwd=tmp_path, debug=True)
+    assert rc == 1 and 'Traceback' in err and 'PidnetError' in err
+
+
+def test_json_is_strict_and_undefined_is_null(tmp_path):
+    untrained, sd = tmp_path / 'road.pt', pidnet_s(num_classes=11, augment=True).state_dict()
+    sd['final_layer.conv2.weight'].zero_(); sd['final_layer.conv2.bias'].zero_()[6] = 1  # 'road' everywhere
+    torch.save({'model': sd}, untrained)
+    rc, out, err = cli('eval', '-c', CFG, '--limit', 1, '--workers', 0, '--json', tmp_path / 's.json', 'TEST.MODEL_FILE', untrained, cwd=tmp_path)
+    assert rc == 0, err[-2000:]
+    text = (tmp_path / 's.json').read_text()
+    record = json.loads(text, parse_constant=lambda c: pytest.fail(f'{c} in JSON'))
+    assert 'NaN' not in text and None in record['per_class_iou'].values()  # one image lacks some classes
+
+
+# --- quantization ---
+
+def test_calibration_files(tmp_path):
+    c = tmp_path / 'calib'; c.mkdir()
+    (c / 'notes.pt').write_text('not a calibration\n')
+    torch.save({'tag': Payload(tmp_path / 'pwned'), 'state': {}}, c / 'code.pt')
+    args = ['eval', '-c', CFG, '--stage', 'int8', '--limit', 1, '--calib']
+    refused(args + [c / 'missing.pt'], 'missing.pt: no calibration checkpoint', 'pidnet-nb calibrate', cwd=tmp_path)
+    refused(args + [c / 'notes.pt'], 'notes.pt: not a', cwd=tmp_path, inputs=c)
+    refused(args + [c / 'code.pt'], 'could run code', cwd=tmp_path, inputs=c)
+    refused(args + [WEIGHTS], 'not a calibration checkpoint', 'calib-checkpoint-last.pt', cwd=tmp_path)
+    assert not (tmp_path / 'pwned').exists()
+
+
+def test_horizon_backend_without_the_plugin(tmp_path):
+    pytest.importorskip('torch')
+    if __import__('importlib').util.find_spec('horizon_plugin_pytorch'): pytest.skip('the plugin is installed here')
+    refused(['calibrate', '-c', CFG, '--backend', 'horizon', '--batches', 1, '--out', tmp_path / 'c'],
+            'horizon_plugin_pytorch is not installed', cwd=tmp_path)
+
+
+def test_fewer_batches_start_over_and_say_why(tmp_path):
+    "A 3-batch calibration, then `--batches 2`: not resumed from the 3-batch ranges (that was a silent wrong result)."
+    def calibrate(n):
+        rc, out, err = cli('calibrate', '-c', CFG, '--batches', n, '--out', tmp_path / 'c', cwd=tmp_path)
+        assert rc == 0, err[-2000:]
+        return out, torch.load(tmp_path / 'c' / 'calib-checkpoint-last.pt', weights_only=True)
+    _, three = calibrate(3)
+    said, two = calibrate(2)
+    assert 'made with other batches: calibrating from the start' in said
+    assert two['tag']['batches'] == 2 and two['batches'] == 2
+    observers = [k for k in three['state'] if k.endswith('max_val')]
+    assert any(not torch.equal(three['state'][k], two['state'][k]) for k in observers)
+
+
+def test_ctrl_c_keeps_the_checkpoint_and_says_how_to_resume(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != 'PIDNET_DEBUG'}
+    p = subprocess.Popen([sys.executable, '-m', 'pidnet_nb.cli', 'calibrate', '-c', CFG, '--batches', '60', '--out', str(tmp_path / 'c')],
+                         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ckpt = tmp_path / 'c' / 'calib-checkpoint.pt'
+    for _ in range(1200):
+        if ckpt.exists() or p.poll() is not None: break
+        time.sleep(0.25)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 130, err[-2000:]
+    assert 'Traceback' not in err and err.strip().splitlines()[-1] == \
+        'pidnet-nb calibrate: interrupted; the last calibration checkpoint is kept; rerun the same command to resume'
+    assert 10 <= torch.load(ckpt, weights_only=True)['batches'] < 60
+    rc, out, err = cli('calibrate', '-c', CFG, '--batches', 60, '--out', tmp_path / 'c', cwd=tmp_path)
+    assert rc == 0 and 'from the start' not in out, err[-2000:]  # the same command resumes
+    assert torch.load(tmp_path / 'c' / 'calib-checkpoint-last.pt', weights_only=True)['batches'] == 60
+
+
+# --- download ---
+
+class HalfHandler(SimpleHTTPRequestHandler):
+    "Promises each whole file (Content-Length) but sends half of it, then closes the connection."
+    def log_message(self, *a): pass
+    def do_GET(self):
+        path = Path(self.translate_path(self.path))
+        if not path.is_file(): return self.send_error(404)
+        data = path.read_bytes()
+        self.send_response(200); self.send_header('Content-Length', str(len(data))); self.end_headers()
+        self.wfile.write(data[:len(data) // 2]); self.wfile.flush()
+        self.close_connection = True
+
+
+def test_download_source_problems(tmp_path):
+    refused(['download', 'camvid', '--dest', tmp_path / 'd', '--source', tmp_path / 'no-mirror'],
+            'no-mirror: source folder not found', cwd=tmp_path)
+    server = ThreadingHTTPServer(('127.0.0.1', 0), partial(HalfHandler, directory=str(CAMVID)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        msg = refused(['download', 'camvid', '--dest', tmp_path / 'd', '--source', f'http://127.0.0.1:{server.server_address[1]}'],
+                      'transfer stopped before the end of the file', 'rerun to resume', cwd=tmp_path)
+        assert 'corrupt' not in msg
+    finally: server.shutdown()
+    assert list((tmp_path / 'd').glob('*.part'))  # what arrived is kept for the rerun to resume
