@@ -87,6 +87,7 @@ def cmd_compile(args):
     print(json.dumps({k: summary[k] for k in ('files', 'nodes', 'float_convolutions', 'parity')}, indent=1))
     print(f'compiled into {args.out}: model_int8_optimized.onnx is the deployable model')
 
+# %% ../nbs/09_cli.ipynb #97abede8
 def perf_models(paths:list) -> list:
     "ONNX files to measure: each path itself, or a compile folder's fp32 and int8 models."
     out = []
@@ -118,6 +119,7 @@ def cmd_perf(args):
     if args.json: write_json(rows, args.json)
     return rows
 
+# %% ../nbs/09_cli.ipynb #b48c248b
 def stage_predictors(cfg, # the config
                      model, # the float model
                      stages:list, # stage names: float, calib, int8
@@ -131,6 +133,7 @@ def stage_predictors(cfg, # the config
         print(what)
     return out
 
+# %% ../nbs/09_cli.ipynb #57b5713a
 def cmd_infer(args):
     "Colour masks and side-by-side pictures of every image in --input, written to --output (--stage all: every stage)."
     from pidnet_nb.masks import infer_folder

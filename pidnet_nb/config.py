@@ -78,6 +78,17 @@ def _merge(merge, what, where):
     except (AssertionError, KeyError, ValueError, TypeError) as e:
         raise PidnetError(f'{where}: {str(e).strip()} (keys and types are those of `default_config()`)') from None
 
+def _check_values(c:CN):
+    "Refuse values no stage can use, naming the key (yacs checks names and types, not ranges)."
+    sizes = {'TRAIN.BATCH_SIZE_PER_GPU': c.TRAIN.BATCH_SIZE_PER_GPU, 'TEST.BATCH_SIZE_PER_GPU': c.TEST.BATCH_SIZE_PER_GPU,
+             'DATASET.NUM_CLASSES': c.DATASET.NUM_CLASSES, 'TRAIN.END_EPOCH': c.TRAIN.END_EPOCH}
+    for key, v in sizes.items():
+        if v < 1: raise PidnetError(f'{key} {v}: must be at least 1')
+    for key in ('TRAIN.IMAGE_SIZE', 'TEST.IMAGE_SIZE'):
+        v = c.TRAIN.IMAGE_SIZE if key.startswith('TRAIN') else c.TEST.IMAGE_SIZE
+        if len(v) != 2 or min(v) < 8: raise PidnetError(f'{key} {list(v)}: give [width, height], each at least 8 pixels')
+    if c.WORKERS < 0: raise PidnetError(f'WORKERS {c.WORKERS}: must be 0 (load in the main process) or more')
+
 def get_config(cfg:str|Path|None=None, opts:list|tuple=()) -> CN:
     "Defaults, merged with `cfg` (a path or bundled name) and `opts` ([KEY, VALUE, ...]); frozen."
     c = default_config()
@@ -89,6 +100,7 @@ def get_config(cfg:str|Path|None=None, opts:list|tuple=()) -> CN:
         _merge(c.merge_from_file, str(path), path)
     if len(opts) % 2: raise PidnetError(f'overrides come in KEY VALUE pairs, got {list(opts)}')
     _merge(c.merge_from_list, list(opts), 'override')
+    _check_values(c)
     c.freeze()
     return c
 

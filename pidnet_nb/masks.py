@@ -241,13 +241,14 @@ def infer_folder(predictors, # a predictor, or {stage: predictor} for the stage 
                  size:tuple|None=None, # (height, width) the predictors take
                  ext:str='.png', # file type of the pictures
                  alpha:float=0.6, # opacity of the overlays
-                 align_corners:bool=False # the config's MODEL.ALIGN_CORNERS
+                 align_corners:bool=False, # the config's MODEL.ALIGN_CORNERS
+                 progress:bool=True # show a progress bar
                 ) -> tuple[dict, dict]: # ({image: paths written}, {skipped image: reason})
     "Masks of every readable image in `input_dir`, written to `output_dir` by `write_single` or `write_stages`."
     stages = predictors if isinstance(predictors, dict) else {'mask': predictors}
     write = write_stages if isinstance(predictors, dict) else write_single
     written, skipped = {}, {}
-    for f, rgb in readable_images(tqdm(image_files(input_dir), desc='infer'), skipped):
+    for f, rgb in readable_images(tqdm(image_files(input_dir), desc='infer', disable=not progress), skipped):
         masks = {s: predict_mask(p, rgb, size, align_corners) for s, p in stages.items()}
         written[f] = write(Path(output_dir), f, rgb, masks, classes, alpha, ext)
     if not written:

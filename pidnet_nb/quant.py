@@ -260,6 +260,7 @@ def weights_digest(model:nn.Module) -> str:
         h.update(v.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]
 
+# %% ../nbs/11_quant.ipynb #fc220977
 def calibrate_config(cfg, model:nn.Module, out_dir='calibration', batches:int=100, method:str='minmax',
                      backend:str='open', resume:bool=True, progress:bool=True, scheme:str='u8'):
     "Calibrate `model` on `cfg.DATASET.TRAIN_SET`; checkpoints in `out_dir`; returns (backend, prepared)."
@@ -271,6 +272,7 @@ def calibrate_config(cfg, model:nn.Module, out_dir='calibration', batches:int=10
            'weights_sha256': weights_digest(model)}
     return b, calibrate(b, prepared, ds, out_dir, batches, resume=resume, progress=progress, tag=tag)
 
+# %% ../nbs/11_quant.ipynb #81108d29
 def load_calibrated(cfg, model:nn.Module, calib_file='calibration/calib-checkpoint-last.pt'):
     "(backend, prepared model, tag): a fresh prepared model with the observers of a calibration checkpoint."
     calib_file = Path(calib_file)

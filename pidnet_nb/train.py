@@ -142,6 +142,7 @@ def train(cfg, out_dir=None, device:str|None=None, max_steps:int|None=None, limi
         torch.set_rng_state(c['rng']['torch'])
         state = {'seconds': 0.0, **{k: c[k] for k in ('epoch', 'step', 'best_miou', 'history', 'seconds') if k in c}}
         if rank == 0: print(f'resumed from {ckpt} at epoch {state["epoch"]}, step {state["step"]}')
+    elif ckpt.exists() and rank == 0: print(f'{ckpt} exists but TRAIN.RESUME is False: training from the start (it will be replaced)')
     writer = None
     if rank == 0:
         from torch.utils.tensorboard import SummaryWriter

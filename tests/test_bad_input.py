@@ -149,6 +149,7 @@ def test_config_options(tmp_path):
     refused(['eval', '-c', CFG, 'TEST.BOGUS', 1], 'Non-existent key: TEST.BOGUS', cwd=tmp_path)
     refused(['eval', '-c', CFG, 'TEST.BATCH_SIZE_PER_GPU', 'two'], 'Type mismatch', 'TEST.BATCH_SIZE_PER_GPU', cwd=tmp_path)
     refused(['eval', '-c', CFG, 'TEST.FLIP_TEST'], 'KEY VALUE pairs', cwd=tmp_path)
+    refused(['eval', '-c', CFG, 'TEST.BATCH_SIZE_PER_GPU', 0], 'TEST.BATCH_SIZE_PER_GPU 0: must be at least 1', cwd=tmp_path)
     for bad in ('0', '-1'):
         refused(['eval', '-c', CFG, '--limit', bad], f'argument --limit: {bad} is not a positive number', cwd=tmp_path, status=2)
     refused(['eval', '-c', CFG, '--stage', 'bogus'], "argument --stage: invalid choice: 'bogus'", cwd=tmp_path, status=2)
