@@ -6,13 +6,13 @@ STAMP := $(VENV)/.installed
 # A CPU build of torch lies on this kind of machine's disk; elsewhere pip takes torch from PyPI.
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 
-.PHONY: install demo test readme clean
+.PHONY: install demo test readme clean check-oe
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q $(FIND_LINKS) 'torch==2.13.0' || $(BIN)/pip install -q 'torch>=2.5'
-	$(BIN)/pip install -q $(FIND_LINKS) -e '.[dev]'
+	$(BIN)/pip install -q $(FIND_LINKS) -e '.[open,dev]'
 	touch $(STAMP)
 
 demo: install
@@ -24,5 +24,15 @@ test: install
 readme: install
 	$(BIN)/python tools/readme.py
 
+# The OE docker's versions (Python 3.8, torch 1.13) with the core install only: the horizon path against the stand-in.
+# Needs a python3.8 (PY38=...); downloads torch 1.13.1 (several GB with its CUDA libraries) the first time.
+PY38 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.8*/bin/python3.8) python3.8)
+check-oe:
+	test -x .venv38/bin/python || $(PY38) -m venv .venv38
+	.venv38/bin/pip install -q 'torch==1.13.1' pytest fastcore
+	.venv38/bin/pip install -q -e .
+	.venv38/bin/python -c "import sys, torch; print('Python', sys.version.split()[0], 'torch', torch.__version__)"
+	.venv38/bin/python -m pytest -q -p no:cacheprovider tests/test_horizon_backend.py
+
 clean:
-	rm -rf $(VENV) _proc _docs .pytest_cache
+	rm -rf $(VENV) .venv38 _proc _docs .pytest_cache

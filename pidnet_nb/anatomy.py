@@ -9,7 +9,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 from .core import Table, project_file
 from .model import PIDNET_VARIANTS, pidnet
@@ -46,6 +45,7 @@ def count_cost(model:nn.Module, size=(1024, 2048)) -> dict:
     "Parameters and MACs (multiply-accumulates) of one forward pass at `size`, on the meta device."
     params = sum(p.numel() for p in model.parameters())
     model = copy.deepcopy(model).eval().to('meta')
+    from torch.utils.flop_counter import FlopCounterMode  # torch 2.1 and later; imported here, so older torch can import the rest
     with FlopCounterMode(display=False) as fc: model(torch.empty(1, 3, *size, device='meta'))
     return dict(params=params, macs=fc.get_total_flops() // 2)
 

@@ -17,8 +17,8 @@ from .train import train
 
 # %% auto #0
 __all__ = ['STAGES', 'COMMANDS', 'ON_INTERRUPT', 'cmd_summary', 'cmd_download', 'cmd_eval', 'cmd_train', 'cmd_calibrate',
-           'cmd_compile', 'perf_models', 'cmd_perf', 'stage_predictors', 'cmd_infer', 'cmd_demo', 'build_parser',
-           'main']
+           'cmd_compile', 'perf_models', 'cmd_perf', 'stage_predictors', 'cmd_infer', 'cmd_board', 'cmd_demo',
+           'build_parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #29e798e9
 def cmd_summary(args):
@@ -84,8 +84,9 @@ def cmd_compile(args):
     from pidnet_nb.deploy import compile_config
     cfg = get_config(args.cfg, args.opts)
     summary = compile_config(cfg, load_model(cfg), args.calib, args.out)
-    print(json.dumps({k: summary[k] for k in ('files', 'nodes', 'float_convolutions', 'parity')}, indent=1))
-    print(f'compiled into {args.out}: model_int8_optimized.onnx is the deployable model')
+    shown = ('files', 'nodes', 'float_convolutions', 'parity', 'check', 'perf')  # the open path's and the horizon path's
+    print(json.dumps({k: summary[k] for k in shown if k in summary}, indent=1, default=str))
+    print(f'compiled into {args.out}: {summary["deployable"]} is the deployable model')
 
 # %% ../nbs/09_cli.ipynb #97abede8
 def perf_models(paths:list) -> list:
@@ -153,6 +154,21 @@ def _classes(cfg):
     "The class names and colours of the config's dataset, without reading the dataset."
     from pidnet_nb.data import CAMVID, CITYSCAPES
     return {'camvid': CAMVID, 'cityscapes': CITYSCAPES}[cfg.DATASET.DATASET]
+
+# %% ../nbs/09_cli.ipynb #336a376a
+def cmd_board(args):
+    "The J5 board step: --hbm writes the `hrt_model_exec perf` script; --parse reads its logs into a latency/FPS table."
+    from pidnet_nb.core import Table
+    from pidnet_nb.deploy import board_script, parse_hrt_perf
+    if not (args.hbm or args.parse):
+        raise PidnetError('give --hbm MODEL.hbm (write the board script) or --parse LOG ... (read what it printed)')
+    if args.hbm:
+        path = board_script(args.hbm, args.out or Path(args.hbm).parent)
+        print(f'wrote {path}: copy it and {Path(args.hbm).name} to the board, run it there, then `pidnet-nb board --parse LOG`')
+    rows = [parse_hrt_perf(Path(log).read_text(errors='replace'), args.model) for log in args.parse]
+    if rows: print(Table(rows, title='J5 board, hrt_model_exec perf'))
+    if rows and args.json: write_json(rows, args.json)
+    return rows
 
 # %% ../nbs/09_cli.ipynb #e7ca0f23
 def cmd_demo(args):
@@ -245,6 +261,13 @@ def _perf_args(s):
     s.add_argument('--json', default=None, help='write the rows to this JSON file')
     _cfg_args(s, required=False)
 
+def _board_args(s):
+    s.add_argument('--hbm', default=None, help='compiled model: write run_on_board.sh for it')
+    s.add_argument('--out', default=None, help='folder for run_on_board.sh (default: beside --hbm)')
+    s.add_argument('--parse', nargs='+', default=[], metavar='LOG', help='hrt_model_exec perf output(s) to read')
+    s.add_argument('--model', default='model.hbm', help='model name for the parsed rows')
+    s.add_argument('--json', default=None, help='write the parsed rows to this JSON file')
+
 def _infer_args(s):
     _stage_args(s, every=True)
     s.add_argument('--input', required=True, help='folder of images')
@@ -255,7 +278,8 @@ def _infer_args(s):
 # %% ../nbs/09_cli.ipynb #a4194137
 COMMANDS = {'summary': (cmd_summary, _summary_args), 'demo': (cmd_demo, _demo_args), 'download': (cmd_download, _download_args),
             'train': (cmd_train, _train_args), 'calibrate': (cmd_calibrate, _calibrate_args), 'eval': (cmd_eval, _eval_args),
-            'compile': (cmd_compile, _compile_args), 'perf': (cmd_perf, _perf_args), 'infer': (cmd_infer, _infer_args)}
+            'compile': (cmd_compile, _compile_args), 'perf': (cmd_perf, _perf_args), 'infer': (cmd_infer, _infer_args),
+            'board': (cmd_board, _board_args)}
 
 def build_parser() -> argparse.ArgumentParser:
     "The `pidnet-nb` argument parser: one subcommand per entry of `COMMANDS` (its function and its arguments)."

@@ -4,12 +4,11 @@
 
 # %% ../nbs/05_config.ipynb #4b66c91b
 from __future__ import annotations
-from importlib import resources
 from pathlib import Path
 
 from yacs.config import CfgNode as CN
 
-from .core import PidnetError, project_file
+from .core import PidnetError, package_file, project_file
 from .data import SegDataset, TestTransform, TrainTransform, camvid, cityscapes
 from .download import camvid_root, data_home
 from .model import PIDNet, load_pretrained, pidnet
@@ -66,7 +65,7 @@ def default_config() -> CN:
     return c
 
 # %% ../nbs/05_config.ipynb #e380fc7e
-CONFIG_DIR = Path(str(resources.files('pidnet_nb') / 'configs'))  # bundled YAML files, installed with the package
+CONFIG_DIR = package_file('configs')  # bundled YAML files, installed with the package
 
 def bundled_configs() -> list:
     "Names of the configs that ship with the package."

@@ -17,10 +17,11 @@ from tqdm.auto import tqdm
 from .core import PidnetError, Table, atomic_write
 
 # %% auto #0
-__all__ = ['DATA_MOVEMENT', 'INT_TYPES', 'HEAVY_OPS', 'PAGE_STYLE', 'BRANCH_OF', 'BRANCH_COLOURS', 'optimize_onnx',
-           'node_precision', 'check_onnx', 'layer_costs', 'html_table', 'html_page', 'write_perf', 'block_graph',
-           'branch', 'graph_svg', 'time_calls', 'ort_session', 'input_shape', 'bench_onnx', 'bench_torch', 'parity',
-           'compile_config', 'ort_quantize', 'fold_batchnorm', 'FastModel', 'bench_gpu', 'horizon_compile']
+__all__ = ['DATA_MOVEMENT', 'INT_TYPES', 'HEAVY_OPS', 'PAGE_STYLE', 'BRANCH_OF', 'BRANCH_COLOURS', 'BOARD_RUNS', 'HRT_FIELDS',
+           'optimize_onnx', 'node_precision', 'check_onnx', 'layer_costs', 'html_table', 'html_page', 'write_perf',
+           'block_graph', 'branch', 'graph_svg', 'time_calls', 'ort_session', 'input_shape', 'bench_onnx',
+           'bench_torch', 'parity', 'compile_config', 'ort_quantize', 'fold_batchnorm', 'FastModel', 'bench_gpu',
+           'horizon_compile', 'board_script', 'parse_hrt_perf']
 
 # %% ../nbs/13_deploy.ipynb #04b5dabf
 def optimize_onnx(src, dst) -> Path:
@@ -260,7 +261,7 @@ def compile_config(cfg, # the config: input size, test split for the parity chec
     atomic_write(out / 'pidnet.svg', graph_svg(*block_graph(model, example))); steps.update()
     test = build_dataset(cfg, cfg.DATASET.TEST_SET)
     images = [test[i][0] for i in range(min(parity_images, len(test)))]
-    summary = {'calibration': tag, 'files': {p.name: p.stat().st_size for p in sorted(out.glob('*.onnx'))},
+    summary = {'calibration': tag, 'deployable': deployable.name, 'files': {p.name: p.stat().st_size for p in sorted(out.glob('*.onnx'))},
                'nodes': check['totals'], 'float_convolutions': [r['node'] for r in check['float_heavy']],
                'parity': {'fp32_onnx_vs_pytorch': parity(model, OrtPredictor(fp32), images),
                           'int8_onnx_vs_fake_quant': parity(fake_quant, OrtPredictor(int8), images)}}
@@ -333,16 +334,57 @@ def bench_gpu(model:nn.Module, size=(1024, 2048), frames:int=100, warmup:int=20,
         rows.append({'model': name, 'size': f'{size[0]}x{size[1]}', **r, 'fps': 1e3 / r['mean_ms']})
     return rows
 
-# %% ../nbs/13_deploy.ipynb #54e5ba45
-def horizon_compile(quantized:nn.Module, example:torch.Tensor, out_dir) -> dict:
-    "The walkthrough's compile step with Horizon's plugin: check, compile to `.hbm`, static perf, graph picture."
+# %% ../nbs/13_deploy.ipynb #6d7d43cd
+def horizon_compile(quantized:nn.Module, # `convert_fx`'s integer model
+                    example:torch.Tensor, # an input of the deployed shape
+                    out_dir # where the walkthrough's artifacts go
+                   ) -> dict:
+    "The walkthrough's compile step with Horizon's plugin: trace, IR, check, `.hbm`, static perf, graph picture."
     from horizon_plugin_pytorch.march import March
-    from horizon_plugin_pytorch.quantization import check_model, compile_model, perf_model, visualize_model
+    from horizon_plugin_pytorch.quantization import check_model, compile_model, export_hbir, perf_model, visualize_model
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     traced = torch.jit.trace(quantized.eval(), example)
-    check = check_model(traced, example, advice=1)
-    compile_model(traced, [example], hbm=str(out / 'model.hbm'), march=March.BAYES, input_source=['ddr'], opt=3)
-    perf = perf_model(traced, [example], out_dir=str(out / 'perf'), march=March.BAYES, input_source=['ddr'], opt=3,
+    torch.jit.save(traced, str(out / 'int_model.pt'))
+    export_hbir(traced, (example,), str(out / 'model.hbir'), march=March.BAYES)
+    check = check_model(traced, (example,), march=March.BAYES, input_source='ddr', advice=1)
+    if check != 0: raise PidnetError(f'check_model failed ({check}): the BPU cannot run part of this model; see its output above')
+    if compile_model(traced, [example], hbm=str(out / 'model.hbm'), march=March.BAYES, input_source=['ddr'], opt=3) != 0:
+        raise PidnetError(f"compile_model failed for {out / 'model.hbm'}; see the compiler's output above")
+    perf = perf_model(traced, [example], march=March.BAYES, out_dir=str(out / 'perf_out'), input_source=['ddr'], opt=3,
                       layer_details=True)
-    visualize_model(traced, [example], save_path=str(out / 'pidnet.svg'), show=False)
-    return {'check': str(check), 'hbm': str(out / 'model.hbm'), 'perf': perf}
+    visualize_model(traced, [example], march=March.BAYES, save_path=str(out / 'pidnet-s.svg'), show=False)
+    files = {p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file()}
+    return {'backend': 'horizon', 'deployable': 'model.hbm', 'files': files, 'check': check,
+            'perf': perf.get('summary', perf) if isinstance(perf, dict) else perf}
+
+# %% ../nbs/13_deploy.ipynb #3bee281f
+BOARD_RUNS = {'perf_8threads.log': '--core_id 0 --frame_count 1000 --thread_num 8 --profile_path ./',  # the walkthrough's
+              'perf_1thread.log': '--core_id 0 --frame_count 200 --thread_num 1'}                     # one frame at a time
+
+def board_script(hbm, # the compiled model, e.g. compile/model.hbm
+                 out_dir # where to write run_on_board.sh
+                ) -> Path:
+    "A shell script for the J5 board: `hrt_model_exec perf` on `hbm` as the walkthrough runs it, and single-threaded."
+    name = Path(hbm).name
+    runs = '\n'.join(f'hrt_model_exec perf --model_file {name} {args} 2>&1 | tee {log}' for log, args in BOARD_RUNS.items())
+    text = (f'#!/bin/sh\n# Copy this script and {name} into one folder on the J5 board, run it there, and bring the logs\n'
+            f'# back: `pidnet-nb board --parse perf_8threads.log` reads them.\nset -e\ncd "$(dirname "$0")"\n{runs}\n')
+    path = atomic_write(Path(out_dir) / 'run_on_board.sh', text)
+    path.chmod(0o755)
+    return path
+
+# %% ../nbs/13_deploy.ipynb #bec73101
+HRT_FIELDS = {'threads': r'Thread number is:\s*(\d+)', 'frames': r'Frame count\s+is:\s*(\d+)',
+              'run_ms': r'Program run time:\s*([\d.]+) ms', 'mean_ms': r'Average\s+latency\s+is:\s*([\d.]+) ms',
+              'fps': r'Frame\s+rate\s+is:\s*([\d.]+) FPS'}
+
+def parse_hrt_perf(text:str, # what `hrt_model_exec perf` printed
+                   model:str='model.hbm' # the model's name for the row
+                  ) -> dict:
+    "One row, in `pidnet-nb perf`'s layout, from `hrt_model_exec perf`'s 'Running condition' and 'Perf result' blocks."
+    import re
+    found = {k: re.search(p, text) for k, p in HRT_FIELDS.items()}
+    missing = [k for k, m in found.items() if m is None]
+    if missing: raise PidnetError(f'not the output of `hrt_model_exec perf`: no {", ".join(missing)} line found')
+    row = {k: (int if k in ('threads', 'frames') else float)(m[1]) for k, m in found.items()}
+    return {'model': model, 'runtime': 'J5 BPU (hrt_model_exec)', 'batch': 1, **row}

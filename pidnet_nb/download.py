@@ -8,12 +8,11 @@ import hashlib, http.client, os, shutil, sys, urllib.error, urllib.request
 from collections import Counter
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from importlib import resources
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .core import PidnetError, checkout_dir
+from .core import PidnetError, checkout_dir, package_file
 
 # %% auto #0
 __all__ = ['DEFAULT_CAMVID_SOURCE', 'CAMVID_SPLITS', 'VERIFIED', 'camvid_source', 'sha256', 'write_manifest', 'read_manifest',
@@ -45,7 +44,7 @@ def write_manifest(root, out) -> int:
 
 def read_manifest(name:str='camvid') -> dict:
     "{relative path: sha256} of a manifest shipped in `pidnet_nb/manifests`."
-    text = (resources.files('pidnet_nb') / 'manifests' / f'{name}.sha256').read_text()
+    text = package_file('manifests', f'{name}.sha256').read_text()
     return {line.split()[1]: line.split()[0] for line in text.splitlines() if line.strip()}
 
 # %% ../nbs/06_download.ipynb #42910e14

@@ -172,7 +172,7 @@ def readable_images(files, # image paths
     "Yield `(path, RGB image)` for each readable file of `files`; the others are recorded in `skipped`."
     for f in files:
         try: yield f, read_rgb(f)
-        except (OSError, cv2.error) as e: skipped[f] = str(e).removeprefix(f'{f}: ')
+        except (OSError, cv2.error) as e: skipped[f] = str(e).replace(f'{f}: ', '', 1)
 
 # %% ../nbs/14_masks.ipynb #6cf78a9c
 def predict_mask(predictor, # a model, or an `OrtPredictor`

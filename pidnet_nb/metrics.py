@@ -16,7 +16,7 @@ from .core import PidnetError, Table
 from .data import IGNORE, Classes
 
 # %% auto #0
-__all__ = ['confusion_matrix', 'Scores', 'predict_logits', 'evaluate']
+__all__ = ['confusion_matrix', 'Scores', 'predict_logits', 'evaluate', 'plot_confusion']
 
 # %% ../nbs/04_metrics.ipynb #17c657f4
 def confusion_matrix(pred:torch.Tensor, label:torch.Tensor, num_classes:int, ignore:int=IGNORE) -> torch.Tensor:
@@ -91,3 +91,21 @@ def evaluate(predictor, dataset, batch_size:int=1, flip:bool=False, device='cpu'
             cm += confusion_matrix(pred, labels, len(classes))
             n += len(images)
     return Scores(cm, classes, images=n, seconds=time.perf_counter() - start)
+
+# %% ../nbs/04_metrics.ipynb #ad9da8c6
+def plot_confusion(scores:Scores, # the scores whose confusion matrix to draw
+                   normalize:bool=True, # show each row in percent of its true class's pixels, not pixel counts
+                   ax=None): # matplotlib axes to draw in; a new figure when None
+    "Heat map of `scores.confusion`, true classes as rows, predictions as columns; returns the figure."
+    import matplotlib.pyplot as plt
+    cm = scores.confusion.double()
+    if normalize: cm = 100 * cm / cm.sum(1, keepdim=True).clamp(min=1)
+    n, names = len(cm), scores.classes.names
+    if ax is None: _, ax = plt.subplots(figsize=(0.5 * n + 2, 0.5 * n + 1))
+    im = ax.imshow(cm.numpy(), cmap='Blues', vmin=0, vmax=100 if normalize else None)
+    ax.set_xticks(range(n), names, rotation=45, ha='right'); ax.set_yticks(range(n), names)
+    ax.set_xlabel('predicted'); ax.set_ylabel('true')
+    for i, j in (cm >= 1).nonzero().tolist():
+        ax.text(j, i, f'{cm[i, j]:.0f}', ha='center', va='center', fontsize=7, color='white' if cm[i, j] > cm.max() / 2 else 'black')
+    ax.figure.colorbar(im, ax=ax, fraction=0.046, label='% of the true class' if normalize else 'pixels')
+    return ax.figure

@@ -301,7 +301,7 @@ CLASS_HEADS = ('final_layer.conv2.', 'seghead_p.conv2.')
 
 def map_checkpoint_key(key:str) -> str|None:
     "`PIDNet` key for a checkpoint `key`, or None for a key to drop (a loss module's)."
-    for prefix in WRAPPER_PREFIXES: key = key.removeprefix(prefix)
+    for prefix in WRAPPER_PREFIXES: key = key[len(prefix):] if key.startswith(prefix) else key
     return None if key.startswith(LOSS_PREFIXES) else key
 
 # %% ../nbs/01_model.ipynb #d7f0b998

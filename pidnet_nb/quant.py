@@ -12,14 +12,14 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .core import PidnetError, Table, load_tensors
-from .surgery import apply_surgery, keepdim_sum, rewrite_rsub
+from .surgery import HORIZON_PASSES, add_stubs, apply_surgery, keepdim_sum, rewrite_rsub
 from .train import atomic_save
 
 # %% auto #0
 __all__ = ['CALIBRATION_METHODS', 'ACTIVATION_SCHEMES', 'DEFAULT_OVERRIDES', 'BACKENDS', 'module_name', 'override_for',
-           'make_quantizer', 'OpenBackend', 'horizon_available', 'HorizonBackend', 'get_backend', 'qconfig_report',
-           'load_observers', 'calibrate', 'export_onnx', 'OrtPredictor', 'example_input', 'weights_digest',
-           'calibrate_config', 'load_calibrated', 'quantized_predictor']
+           'make_quantizer', 'OpenBackend', 'HorizonSteps', 'horizon_available', 'HorizonBackend', 'get_backend',
+           'qconfig_report', 'load_observers', 'calibrate', 'export_onnx', 'OrtPredictor', 'example_input',
+           'weights_digest', 'calibrate_config', 'load_calibrated', 'quantized_predictor']
 
 # %% ../nbs/11_quant.ipynb #d9e2b9eb
 CALIBRATION_METHODS = ('minmax', 'histogram', 'ema')
@@ -107,16 +107,53 @@ class OpenBackend:
 
     convert = fake_quant  # PT2E's reference model is the integer model in Q/DQ form; ONNX Runtime runs it in int8
 
+    def int8(self, prepared, example, path):
+        "The integer model: the converted program exported to ONNX (QDQ) at `path`, run by ONNX Runtime."
+        onnx_path = export_onnx(self.convert(prepared), example, path)
+        return OrtPredictor(onnx_path), f'int8: ONNX Runtime, QDQ model {onnx_path}'
+
     def qconfig_report(self, prepared, example=None):
         "The quantization of every convolution (see `qconfig_report` below)."
         return qconfig_report(prepared)
 
-# %% ../nbs/11_quant.ipynb #d2adb2e9
+# %% ../nbs/11_quant.ipynb #c9a46b4d
+class HorizonSteps:
+    "The horizon backend's steps after `prepare`, each one call of the plugin as in the walkthrough."
+    def calibrate(self, prepared, batches):
+        "Observe `batches` with the fake quantizers in `CALIBRATION` state (the plugin wants eval mode for it)."
+        from horizon_plugin_pytorch.quantization import FakeQuantState, set_fake_quantize
+        prepared.eval(); set_fake_quantize(prepared, FakeQuantState.CALIBRATION)
+        with torch.no_grad():
+            for x in batches: prepared(x)
+
+    def fake_quant(self, prepared):
+        "The calibrated model in `VALIDATION` state: fake quantization with the observed ranges."
+        from horizon_plugin_pytorch.quantization import FakeQuantState, set_fake_quantize
+        prepared.eval(); set_fake_quantize(prepared, FakeQuantState.VALIDATION)
+        return prepared
+
+    def convert(self, prepared):
+        "`convert_fx`: the integer model that Horizon's compiler takes."
+        from horizon_plugin_pytorch.quantization import convert_fx
+        return convert_fx(self.fake_quant(prepared))
+
+    def int8(self, prepared, example, path):
+        "The integer model run by PyTorch, as the walkthrough's `int_infer` does (a `convert_fx` model has no ONNX export)."
+        return self.convert(prepared).eval(), "int8: the plugin's converted model, run by PyTorch"
+
+    def qconfig_report(self, prepared, example) -> str:
+        "Horizon's `check_qconfig` (it writes `qconfig_info.txt` into the working folder), summed up in one line."
+        try: from horizon_plugin_profiler import check_qconfig  # plugin 1.8.1 and later
+        except ImportError: from horizon_plugin_pytorch.utils.quant_profiler import check_qconfig
+        outs, weights, unusual = check_qconfig(prepared, example)
+        return f'check_qconfig: {len(outs)} layer outputs, {len(weights)} weights, {len(unusual)} unusual (see qconfig_info.txt)'
+
+# %% ../nbs/11_quant.ipynb #26985ce1
 def horizon_available() -> bool:
     "Whether Horizon's `horizon_plugin_pytorch` can be imported."
     return importlib.util.find_spec('horizon_plugin_pytorch') is not None
 
-class HorizonBackend:
+class HorizonBackend(HorizonSteps):
     "Horizon's plugin (FX mode, J5 = March.BAYES), as the walkthrough uses it."
     name = 'horizon'
     def __init__(self):
@@ -125,38 +162,18 @@ class HorizonBackend:
                                'Use the open backend (--backend open), which needs only PyTorch and torchao.')
 
     def prepare(self, model:nn.Module, example:torch.Tensor, method:str='minmax', overrides:dict|None=None, scheme:str='j5'):
+        from torch.quantization import DeQuantStub  # the plugin exports QuantStub only; the walkthrough takes torch's
         from horizon_plugin_pytorch.march import March, set_march
-        from horizon_plugin_pytorch.quantization import DeQuantStub, QuantStub, prepare_qat_fx
+        from horizon_plugin_pytorch.quantization import QuantStub, prepare_qat_fx
         from horizon_plugin_pytorch.quantization.qconfig import (default_calib_8bit_fake_quant_qconfig,
                                                                  default_calib_8bit_weight_32bit_out_fake_quant_qconfig)
-        from pidnet_nb.surgery import J5_PASSES, add_stubs
         set_march(March.BAYES)
-        gm = apply_surgery(model.eval(), J5_PASSES[:-1])
-        gm = add_stubs(gm, QuantStub, DeQuantStub)
+        gm = add_stubs(apply_surgery(model.eval(), HORIZON_PASSES), QuantStub, DeQuantStub)
         names = [k for k, v in (DEFAULT_OVERRIDES if overrides is None else overrides).items() if v == 'float_output']
         qconfig = {'': default_calib_8bit_fake_quant_qconfig,
                    'module_name': {n: default_calib_8bit_weight_32bit_out_fake_quant_qconfig for n in names}}
-        return prepare_qat_fx(gm, qconfig)
+        return prepare_qat_fx(gm, qconfig_dict=qconfig)
 
-    def calibrate(self, prepared, batches):
-        from horizon_plugin_pytorch.quantization import FakeQuantState, set_fake_quantize
-        prepared.eval(); set_fake_quantize(prepared, FakeQuantState.CALIBRATION)
-        with torch.no_grad():
-            for x in batches: prepared(x)
-
-    def fake_quant(self, prepared):
-        from horizon_plugin_pytorch.quantization import FakeQuantState, set_fake_quantize
-        prepared.eval(); set_fake_quantize(prepared, FakeQuantState.VALIDATION)
-        return prepared
-
-    def convert(self, prepared):
-        from horizon_plugin_pytorch.quantization import convert_fx
-        return convert_fx(self.fake_quant(prepared))
-
-    def qconfig_report(self, prepared, example):
-        "Horizon's own `check_qconfig` (it writes its report files and returns the profiler's result)."
-        from horizon_plugin_profiler import check_qconfig
-        return check_qconfig(prepared, example)
 
 BACKENDS = {'open': OpenBackend, 'horizon': HorizonBackend}
 
@@ -172,7 +189,7 @@ def _describe(node, gm) -> str:
     if not isinstance(mod, ObserverBase): return 'float'
     scheme = {torch.per_tensor_symmetric: 'per-tensor sym', torch.per_channel_symmetric: 'per-channel sym',
               torch.per_tensor_affine: 'per-tensor affine'}.get(mod.qscheme, str(mod.qscheme))
-    return f'{str(mod.dtype).removeprefix("torch.")} {scheme}'
+    return f'{str(mod.dtype).replace("torch.", "")} {scheme}'
 
 def qconfig_report(prepared) -> Table:
     "Input, weight and output quantization of every convolution in a prepared PT2E model."
@@ -290,8 +307,7 @@ def load_calibrated(cfg, model:nn.Module, calib_file='calibration/calib-checkpoi
     return b, load_observers(b.prepare(model, example_input(cfg), tag['method'], scheme=tag['scheme']), c['state']), tag
 
 def quantized_predictor(cfg, model:nn.Module, stage:str, calib_file='calibration/calib-checkpoint-last.pt'):
-    "(predictor, description) of the `calib` (fake-quant) or `int8` (ONNX Runtime) stage from a calibration checkpoint."
+    "(predictor, description) of the `calib` (fake-quant) or `int8` stage (the backend's integer runtime) from a calibration checkpoint."
     b, prepared, tag = load_calibrated(cfg, model, calib_file)
     if stage == 'calib': return b.fake_quant(prepared), f'calib: fake-quant model ({b.name} backend, {tag["method"]}, {tag["scheme"]})'
-    onnx_path = export_onnx(b.convert(prepared), example_input(cfg), Path(calib_file).parent / 'model_int8.onnx')
-    return OrtPredictor(onnx_path), f'int8: ONNX Runtime, QDQ model {onnx_path}'
+    return b.int8(prepared, example_input(cfg), Path(calib_file).parent / 'model_int8.onnx')

@@ -15,9 +15,9 @@ from torch.fx.passes.shape_prop import ShapeProp
 from .core import PidnetError, Table
 
 # %% auto #0
-__all__ = ['INPLACE_FUNCTIONS', 'J5_PASSES', 'J5_OPS', 'TARGETS', 'FIXES', 'trace', 'source_of', 'keepdim_sum', 'rewrite_rsub',
-           'QuantStub', 'DeQuantStub', 'add_stubs', 'split_shared_modules', 'remove_inplace', 'apply_surgery',
-           'graph_code', 'Finding', 'check_deployable']
+__all__ = ['INPLACE_FUNCTIONS', 'HORIZON_PASSES', 'J5_PASSES', 'J5_OPS', 'TARGETS', 'FIXES', 'trace', 'source_of', 'keepdim_sum',
+           'rewrite_rsub', 'QuantStub', 'DeQuantStub', 'add_stubs', 'split_shared_modules', 'remove_inplace',
+           'apply_surgery', 'graph_code', 'Finding', 'check_deployable']
 
 # %% ../nbs/10_surgery.ipynb #e1919742
 class _Tracer(fx.Tracer):
@@ -128,7 +128,8 @@ def remove_inplace(gm:fx.GraphModule) -> fx.GraphModule:
     return gm
 
 # %% ../nbs/10_surgery.ipynb #bbcf4503
-J5_PASSES = (split_shared_modules, remove_inplace, keepdim_sum, rewrite_rsub, add_stubs)
+HORIZON_PASSES = (split_shared_modules, remove_inplace, keepdim_sum, rewrite_rsub)  # the plugin's own stubs go in after
+J5_PASSES = HORIZON_PASSES + (add_stubs,)
 
 def apply_surgery(model:nn.Module, passes=J5_PASSES) -> fx.GraphModule:
     "A traced copy of `model` with each pass of `passes` applied in turn."

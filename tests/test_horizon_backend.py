@@ -1,74 +1,120 @@
-"The horizon backend against a recording stand-in of horizon_plugin_pytorch's documented API (the real plugin ships in Horizon's OE docker)."
-import enum, importlib.machinery, sys, types
+"""The horizon path through the real command line, against a stand-in of Horizon's plugin with the documented module
+paths and signatures (tests/horizon_standin.py). The real plugin ships only in Horizon's OE docker."""
+import contextlib, io, json
+from pathlib import Path
 
+import cv2
 import pytest
 import torch
-from torch import nn
 
+import horizon_standin
+from pidnet_nb.cli import main
+from pidnet_nb.core import project_file
+from pidnet_nb.download import camvid_root
 from pidnet_nb.model import pidnet_s
 from pidnet_nb.surgery import check_deployable
 
+CFG = 'camvid/pidnet_small_camvid'
+
 
 @pytest.fixture
-def plugin(monkeypatch):
-    "Install a stand-in `horizon_plugin_pytorch` that records every call; yields the call log."
-    calls = []
-    def module(name, **attrs):
-        m = types.ModuleType(name); m.__spec__ = importlib.machinery.ModuleSpec(name, None); m.__dict__.update(attrs)
-        monkeypatch.setitem(sys.modules, name, m); return m
-    class March(enum.Enum): BAYES = 'bayes'
-    class FakeQuantState(enum.Enum): CALIBRATION = 'calibration'; VALIDATION = 'validation'
-    class QuantStub(nn.Identity): pass
-    class DeQuantStub(nn.Identity): pass
-    rec = lambda name, ret=None: (lambda *a, **k: calls.append((name, a, k)) or (a[0] if ret == 'first' else None))
-    calib_q, int32_q = object(), object()
-    module('horizon_plugin_pytorch')
-    module('horizon_plugin_pytorch.march', March=March, set_march=rec('set_march'))
-    module('horizon_plugin_pytorch.quantization', QuantStub=QuantStub, DeQuantStub=DeQuantStub, FakeQuantState=FakeQuantState,
-           prepare_qat_fx=rec('prepare_qat_fx', 'first'), set_fake_quantize=rec('set_fake_quantize'), convert_fx=rec('convert_fx', 'first'),
-           check_model=rec('check_model'), compile_model=rec('compile_model'), perf_model=rec('perf_model'),
-           visualize_model=rec('visualize_model'))
-    module('horizon_plugin_profiler', check_qconfig=rec('check_qconfig'))
-    module('horizon_plugin_pytorch.quantization.qconfig', default_calib_8bit_fake_quant_qconfig=calib_q,
-           default_calib_8bit_weight_32bit_out_fake_quant_qconfig=int32_q)
-    yield types.SimpleNamespace(calls=calls, March=March, State=FakeQuantState, calib_q=calib_q, int32_q=int32_q,
-                                QuantStub=QuantStub, DeQuantStub=DeQuantStub)
+def plugin(monkeypatch, tmp_path):
+    "The stand-in installed, and the working folder a temporary one (check_qconfig writes into it)."
+    monkeypatch.chdir(tmp_path)
+    return horizon_standin.install(monkeypatch)
 
 
-def test_walkthrough_call_sequence(plugin):
+def run(*argv) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out): main([str(a) for a in argv])
+    return out.getvalue()
+
+
+@pytest.fixture
+def calibrated(plugin, tmp_path):
+    "A horizon calibration on two training images, made by `pidnet-nb calibrate --backend horizon`."
+    said = run('calibrate', '-c', CFG, '--backend', 'horizon', '--batches', 2, '--out', tmp_path / 'calib')
+    return tmp_path / 'calib' / 'calib-checkpoint-last.pt', said
+
+
+def test_calibrate_follows_the_walkthrough(calibrated, plugin, tmp_path):
+    _, said = calibrated
+    names = [n for n, _ in plugin]
+    assert names[:2] == ['set_march', 'prepare_qat_fx'] and names[-1] == 'check_qconfig'
+    assert {kw['mode'].name for n, kw in plugin if n == 'set_fake_quantize'} == {'CALIBRATION'}  # once per batch
+    assert plugin[0][1]['march'] == 'bayes'  # March.BAYES is the string 'bayes', J5's march
+    prepare = dict(plugin)['prepare_qat_fx']
+    assert prepare['qconfig_dict'] == {'': horizon_standin.CALIB_QCONFIG,
+                                       'module_name': {'final_layer.conv2': horizon_standin.INT32_OUT_QCONFIG}}
+    model = prepare['model']
+    assert type(model.quant).__module__ == 'horizon_standin' and type(model.dequant) is torch.quantization.DeQuantStub
+    rows = check_deployable(model, torch.zeros(1, 3, 360, 480)).rows
+    assert [r for r in rows if r['module'] not in ('quant', 'dequant')] == []  # the plugin gets the surgered, J5-clean graph
+    assert (tmp_path / 'qconfig_info.txt').exists() and 'check_qconfig: ' in said
+
+
+def test_compile_writes_the_walkthroughs_artifacts(calibrated, plugin, tmp_path):
+    "Defect 2: `compile` used to read the open path's summary keys and die with KeyError after compiling."
+    calib, _ = calibrated
+    said = run('compile', '-c', CFG, '--calib', calib, '--out', tmp_path / 'compile')
+    out = tmp_path / 'compile'
+    assert {'int_model.pt', 'model.hbir', 'model.pt', 'model.hbm', 'pidnet-s.svg'} <= {p.name for p in out.iterdir()}
+    assert sorted(p.suffix for p in (out / 'perf_out').iterdir()) == ['.html', '.json']
+    assert 'model.hbm is the deployable model' in said
+    calls = [(n, kw) for n, kw in plugin if n in ('export_hbir', 'check_model', 'compile_model', 'perf_model', 'visualize_model')]
+    assert [n for n, _ in calls] == ['export_hbir', 'check_model', 'compile_model', 'perf_model', 'visualize_model']
+    compile_kw = dict(calls)['compile_model']
+    assert (compile_kw['input_source'], compile_kw['opt'], compile_kw['march']) == (['ddr'], 3, 'bayes')
+    assert isinstance(torch.jit.load(out / 'int_model.pt'), torch.jit.ScriptModule)  # the traced integer model
+
+
+def test_int8_stage_runs_the_converted_model_in_pytorch(calibrated, plugin, tmp_path):
+    "Defect 3: the int8 stage used to export the converted model to ONNX; a `convert_fx` model is run by PyTorch."
+    calib, _ = calibrated
+    said = run('eval', '-c', CFG, '--stage', 'int8', '--calib', calib, '--limit', 1, '--workers', 0)
+    assert "int8: the plugin's converted model, run by PyTorch" in said and 'int8: mIoU' in said
+    assert [n for n, _ in plugin].count('convert_fx') == 1
+    assert not list(calib.parent.glob('*.onnx'))
+    frame = sorted((camvid_root() / 'test').glob('*.png'))[0]
+    (tmp_path / 'in').mkdir(); cv2.imwrite(str(tmp_path / 'in' / 'street.png'), cv2.imread(str(frame)))
+    said = run('infer', '-c', CFG, '--stage', 'int8', '--calib', calib, '--input', tmp_path / 'in', '--output', tmp_path / 'out')
+    assert (tmp_path / 'out' / 'street_png_mask.png').exists() and '1 image:' in said
+
+
+def test_dequantstub_comes_from_torch(plugin):
+    "Defect 1: the plugin's quantization package exports QuantStub only; importing DeQuantStub from it fails there."
+    with pytest.raises(ImportError):
+        exec('from horizon_plugin_pytorch.quantization import DeQuantStub')
+    from pidnet_nb.quant import get_backend
+    get_backend('horizon').prepare(pidnet_s(num_classes=11), torch.zeros(1, 3, 64, 64))
+
+
+def test_notebook_plugin_check_skips_when_the_plugin_is_present(plugin):
+    "Defect 4: 11_quant asserted that the plugin is absent, which fails in the one place the path matters."
+    from fastcore.test import test_fail
     from pidnet_nb.quant import get_backend, horizon_available
-    assert horizon_available()
-    backend = get_backend('horizon')
-    x = torch.randn(1, 3, 64, 64)
-    prepared = backend.prepare(pidnet_s(num_classes=11), x)
-    backend.calibrate(prepared, [x, x])
-    backend.qconfig_report(prepared, x)
-    backend.convert(prepared)
-    names = [c[0] for c in plugin.calls]
-    assert names == ['set_march', 'prepare_qat_fx', 'set_fake_quantize', 'check_qconfig', 'set_fake_quantize', 'convert_fx']
-    assert plugin.calls[0][1] == (plugin.March.BAYES,)
-    model, qconfig = plugin.calls[1][1]
-    assert qconfig == {'': plugin.calib_q, 'module_name': {'final_layer.conv2': plugin.int32_q}}
-    assert [c[1][1] for c in plugin.calls if c[0] == 'set_fake_quantize'] == [plugin.State.CALIBRATION, plugin.State.VALIDATION]
-    assert plugin.calls[3][1] == (prepared, x)
-    assert isinstance(model.quant, plugin.QuantStub) and isinstance(model.dequant, plugin.DeQuantStub)
-    assert check_deployable(model, x).rows == []  # what the plugin receives is the surgered, J5-clean graph
+    cells = json.loads(project_file('nbs/11_quant.ipynb').read_text())['cells']
+    source = next(''.join(c['source']) for c in cells if 'horizon_available()' in ''.join(c['source']) and '#| export' not in ''.join(c['source']))
+    said = io.StringIO()
+    with contextlib.redirect_stdout(said):
+        exec(source, {'horizon_available': horizon_available, 'get_backend': get_backend, 'test_fail': test_fail})
+    assert 'runs for real' in said.getvalue()
 
 
-def test_compile_call_sequence(plugin, tmp_path):
-    "The walkthrough's compile step: check_model, compile_model (.hbm, ddr, opt=3), perf_model, visualize_model."
-    from pidnet_nb.deploy import horizon_compile
-    x = torch.randn(1, 3, 64, 64)
-    result = horizon_compile(pidnet_s(num_classes=11).eval(), x, tmp_path / 'compile')
-    names = [c[0] for c in plugin.calls]
-    assert names == ['check_model', 'compile_model', 'perf_model', 'visualize_model']
-    traced = plugin.calls[0][1][0]
-    assert isinstance(traced, torch.jit.ScriptModule)
-    assert all(c[1][0] is traced for c in plugin.calls)  # one traced model goes through every step
-    _, compile_args, compile_kwargs = plugin.calls[1]
-    assert compile_args[1] == [x]
-    assert compile_kwargs['hbm'] == str(tmp_path / 'compile' / 'model.hbm')
-    assert (compile_kwargs['input_source'], compile_kwargs['opt'], compile_kwargs['march']) == (['ddr'], 3, plugin.March.BAYES)
-    assert plugin.calls[2][2]['out_dir'] == str(tmp_path / 'compile' / 'perf')
-    assert plugin.calls[3][2]['save_path'] == str(tmp_path / 'compile' / 'pidnet.svg')
-    assert result['hbm'].endswith('model.hbm')
+def test_wrong_keyword_fails_as_in_the_docker(plugin):
+    "The stand-in is strict: a keyword the documented signature lacks is a TypeError, as with the real plugin."
+    from horizon_plugin_pytorch.quantization import compile_model
+    with pytest.raises(TypeError):
+        compile_model(None, [torch.zeros(1)], hbm='m.hbm', optimize=3)
+
+
+def test_board_script_and_parse(tmp_path):
+    log = project_file('tests/fixtures/horizon/hrt_model_exec_perf.log')  # Horizon's documented output layout
+    said = run('board', '--hbm', tmp_path / 'model.hbm', '--parse', log, '--json', tmp_path / 'board.json')
+    script = (tmp_path / 'run_on_board.sh').read_text()
+    assert 'hrt_model_exec perf --model_file model.hbm --core_id 0 --frame_count 1000 --thread_num 8 --profile_path ./' in script
+    row = json.loads((tmp_path / 'board.json').read_text())[0]
+    assert (row['threads'], row['frames'], row['mean_ms'], row['fps']) == (1, 200, 4.003106, 244.204717)
+    assert 'J5 board' in said
+    with pytest.raises(SystemExit, match='not the output of `hrt_model_exec perf`'):
+        (tmp_path / 'bad.log').write_text('Segmentation fault\n'); run('board', '--parse', tmp_path / 'bad.log')

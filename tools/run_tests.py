@@ -1,4 +1,5 @@
-"""The project's test command (`make test`): source checks, every notebook through nbdev-test, the pytest suite.
+"""The project's test command (`make test`): source checks (exported modules and README up to date, Python 3.8 syntax),
+every notebook through nbdev-test, the pytest suite.
 Ends with the line `N passed, N failed`."""
 import hashlib, subprocess, sys, tempfile
 import xml.etree.ElementTree as ET
@@ -22,6 +23,10 @@ def unchanged(name, cmd, *globs):
     changed = sorted(str(p.relative_to(ROOT)) for p in before.keys() | after.keys() if before.get(p) != after.get(p))
     if changed: print(f'FAIL {name}: changed {", ".join(changed)}; run it and commit the result')
     return rc == 0 and not changed
+
+def py38():
+    "The package parses as Python 3.8, the OE docker's (syntax and standard-library use, checked statically by vermin;\n    `long` is excluded: vermin takes tensor.long() for Python 2's builtin)."
+    return run(BIN / 'vermin', '--target=3.8-', '--violations', '--no-tips', '--exclude', 'long', 'pidnet_nb').returncode == 0
 
 def notebooks():
     "nbdev-test over every notebook; (passed, failed)."
@@ -47,7 +52,8 @@ def pytest_suite():
 if __name__ == '__main__':
     checks = [unchanged('nbdev-export', [BIN / 'nbdev-export'], 'pidnet_nb/**/*.py'),
               unchanged('nbdev-clean', [BIN / 'nbdev-clean'], 'nbs/*.ipynb'),
-              run(BIN / 'python', 'tools/readme.py', '--check').returncode == 0]
+              run(BIN / 'python', 'tools/readme.py', '--check').returncode == 0,
+              py38()]
     nb_pass, nb_fail = notebooks()
     py_pass, py_fail, py_skip = pytest_suite()
     passed, failed = sum(checks) + nb_pass + py_pass, checks.count(False) + nb_fail + py_fail
