@@ -10,6 +10,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'pidnet_nb.accuracy.check_overrides': ('accuracy.html#check_overrides', 'pidnet_nb/accuracy.py'),
                                     'pidnet_nb.accuracy.compare_stages': ('accuracy.html#compare_stages', 'pidnet_nb/accuracy.py'),
                                     'pidnet_nb.accuracy.layer_sqnr': ('accuracy.html#layer_sqnr', 'pidnet_nb/accuracy.py'),
+                                    'pidnet_nb.accuracy.precision_debug': ('accuracy.html#precision_debug', 'pidnet_nb/accuracy.py'),
                                     'pidnet_nb.accuracy.sqnr': ('accuracy.html#sqnr', 'pidnet_nb/accuracy.py')},
             'pidnet_nb.anatomy': { 'pidnet_nb.anatomy.attention_maps': ('anatomy.html#attention_maps', 'pidnet_nb/anatomy.py'),
                                    'pidnet_nb.anatomy.cost_table': ('anatomy.html#cost_table', 'pidnet_nb/anatomy.py'),

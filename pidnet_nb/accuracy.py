@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.fx as fx
+from torch import nn
 
 from .core import Table
 from .metrics import Scores, confusion_matrix, predict_logits
 from .quant import module_name
 
 # %% auto #0
-__all__ = ['StageComparison', 'compare_stages', 'sqnr', 'layer_sqnr', 'check_overrides']
+__all__ = ['StageComparison', 'compare_stages', 'sqnr', 'layer_sqnr', 'precision_debug', 'check_overrides']
 
 # %% ../nbs/12_accuracy.ipynb #a964c50f
 @dataclass
@@ -91,6 +92,21 @@ def layer_sqnr(float_gm:fx.GraphModule, quant_gm:fx.GraphModule, x:torch.Tensor)
     ref, q = _conv_outputs(float_gm, x), _conv_outputs(quant_gm, x)
     rows = sorted(({'layer': k, 'SQNR (dB)': sqnr(ref[k], q[k])} for k in ref if k in q), key=lambda r: r['SQNR (dB)'])
     return Table(rows, title='convolution outputs, worst first')
+
+# %% ../nbs/12_accuracy.ipynb #3d7e0935
+def precision_debug(backend, # the backend the quantized model came from: 'horizon' uses Horizon's profiler
+                    float_model:nn.Module, # the float model (for the open backend: the exported graph, as `layer_sqnr`)
+                    quant_model:nn.Module, # its fake-quant (calib) model
+                    x:torch.Tensor, # one normalised input batch
+                    out_dir=None # where the profiler writes its reports (horizon backend)
+                   ) -> Table:
+    "Per-layer SQNR (dB) of `quant_model` against `float_model`, worst first, by the backend's own tool."
+    if backend.name != 'horizon': return layer_sqnr(float_model, quant_model, x)
+    try: from horizon_plugin_profiler import featuremap_similarity  # plugin 1.8.1 and later
+    except ImportError: from horizon_plugin_pytorch.utils.quant_profiler import featuremap_similarity
+    found = featuremap_similarity(float_model, quant_model, x, similarity_func='SQNR', out_dir=out_dir)
+    rows = sorted(({'layer': r[1], 'SQNR (dB)': float(r[3])} for r in found), key=lambda r: r['SQNR (dB)'])
+    return Table(rows, title="layer outputs (Horizon's featuremap_similarity), worst first")
 
 # %% ../nbs/12_accuracy.ipynb #3524ead4
 def check_overrides(model, example:torch.Tensor, overrides:dict) -> Table:

@@ -261,6 +261,7 @@ def _perf_args(s):
     s.add_argument('--json', default=None, help='write the rows to this JSON file')
     _cfg_args(s, required=False)
 
+# %% ../nbs/09_cli.ipynb #dc233c35
 def _board_args(s):
     s.add_argument('--hbm', default=None, help='compiled model: write run_on_board.sh for it')
     s.add_argument('--out', default=None, help='folder for run_on_board.sh (default: beside --hbm)')

@@ -71,6 +71,7 @@ def bundled_configs() -> list:
     "Names of the configs that ship with the package."
     return sorted(str(p.relative_to(CONFIG_DIR).with_suffix('')) for p in CONFIG_DIR.glob('*/*.yaml'))
 
+# %% ../nbs/05_config.ipynb #609b3e35
 def _merge(merge, what, where):
     "Run yacs' `merge(what)`; its errors for unknown keys and wrong types become one clear `PidnetError`."
     try: merge(what)
@@ -88,6 +89,7 @@ def _check_values(c:CN):
         if len(v) != 2 or min(v) < 8: raise PidnetError(f'{key} {list(v)}: give [width, height], each at least 8 pixels')
     if c.WORKERS < 0: raise PidnetError(f'WORKERS {c.WORKERS}: must be 0 (load in the main process) or more')
 
+# %% ../nbs/05_config.ipynb #6f09e2b4
 def get_config(cfg:str|Path|None=None, opts:list|tuple=()) -> CN:
     "Defaults, merged with `cfg` (a path or bundled name) and `opts` ([KEY, VALUE, ...]); frozen."
     c = default_config()

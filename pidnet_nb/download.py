@@ -76,6 +76,7 @@ def _copy_from(source:str, rel:str, part:Path):
         raise DownloadError(f'{source}/{rel}: the transfer stopped before the end of the file (connection lost); '
                             'rerun to resume it') from None
 
+# %% ../nbs/06_download.ipynb #d7d16bfb
 def fetch(source:str, rel:str, dest:Path, expected:str, attempts:int=2) -> str:
     "Bring `rel` from `source` to `dest/rel`, verified; returns 'kept', 'fetched' or 'refetched'."
     out = Path(dest) / rel

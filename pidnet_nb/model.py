@@ -320,6 +320,9 @@ def read_checkpoint(src:str|Path|Mapping) -> tuple[dict, str]:
     if kind != 'pidnet_nb' and any(k.startswith('model.') for k in sd): kind = 'official'
     bad = [k for k, v in sd.items() if not isinstance(v, torch.Tensor)]
     if bad: raise PidnetError(f'{name}: entry {bad[0]!r} is a {type(sd[bad[0]]).__name__}, not a tensor')
+    nonfinite = [k for k, v in sd.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if nonfinite: raise PidnetError(f'{name}: {len(nonfinite)} tensors hold NaN or infinite values ({", ".join(nonfinite[:3])}); '
+                                    'the checkpoint is damaged or from a diverged run: use another one')
     return dict(sd), kind
 
 # %% ../nbs/01_model.ipynb #cf212bdc
@@ -380,9 +383,6 @@ def load_pretrained(model:nn.Module, src:str|Path|Mapping, strict:bool=True) -> 
     if strict and not report.ok:
         raise PidnetError(f'strict loading failed, {str(report).splitlines()[0]} (e.g. {_summarise(report.missing + report.unexpected, 2)}); '
                           'pass a checkpoint of this model, or strict=False to load what fits')
-    nonfinite = [k for k, v in mapped.items() if v.is_floating_point() and not torch.isfinite(v).all()]
-    if nonfinite: raise PidnetError(f'{report.source}: {len(nonfinite)} tensors hold NaN or infinite values ({_summarise(nonfinite)}); '
-                                    'the checkpoint is damaged or from a diverged run: use another one')
     bad = {m[0] for m in report.mismatched}
     good = {k: v for k, v in mapped.items() if k in own and k not in bad}
     model.load_state_dict(good, strict=False)

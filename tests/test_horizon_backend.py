@@ -108,6 +108,16 @@ def test_wrong_keyword_fails_as_in_the_docker(plugin):
         compile_model(None, [torch.zeros(1)], hbm='m.hbm', optimize=3)
 
 
+def test_precision_debug_uses_the_profiler(plugin, tmp_path):
+    "With the plugin, the accuracy chapter's precision debug is Horizon's featuremap_similarity, in the open table's layout."
+    from pidnet_nb.accuracy import precision_debug
+    from pidnet_nb.quant import get_backend
+    model = pidnet_s(num_classes=11).eval()
+    table = precision_debug(get_backend('horizon'), model, model, torch.zeros(1, 3, 64, 64), out_dir=tmp_path / 'debug')
+    assert table.columns == ['layer', 'SQNR (dB)'] and [r['SQNR (dB)'] for r in table.rows] == [20.0, 25.0, 30.0]
+    assert dict(plugin)['featuremap_similarity']['similarity_func'] == 'SQNR' and (tmp_path / 'debug' / 'similarity.html').exists()
+
+
 def test_board_script_and_parse(tmp_path):
     log = project_file('tests/fixtures/horizon/hrt_model_exec_perf.log')  # Horizon's documented output layout
     said = run('board', '--hbm', tmp_path / 'model.hbm', '--parse', log, '--json', tmp_path / 'board.json')
