@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .core import Table, project_file
+from .core import Table, load_tensors, project_file
 from .model import PIDNET_VARIANTS, pidnet
 
 # %% auto #0
@@ -82,7 +82,7 @@ def official_parity(ref_dir=None, rtol:float=1e-4) -> Table:
     if not (ref_dir / 'pidnet_official_state_dict_keys.json').exists():
         raise FileNotFoundError(f'{ref_dir}: official reference not found; it ships in the repository, {OFFICIAL_REFERENCE}')
     keys = json.loads((ref_dir / 'pidnet_official_state_dict_keys.json').read_text())
-    outs = torch.load(ref_dir / 'pidnet_official_outputs.pt', weights_only=True)
+    outs = load_tensors(ref_dir / 'pidnet_official_outputs.pt', 'reference file')
     rows = []
     for name, entries in keys.items():
         _, variant, nc = name.split('_')

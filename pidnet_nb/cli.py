@@ -5,6 +5,8 @@
 # %% ../nbs/09_cli.ipynb #986057a6
 from __future__ import annotations
 import argparse, json, os, sys
+
+import cv2
 from pathlib import Path
 
 from .anatomy import cost_table, official_parity, shape_walk
@@ -18,13 +20,15 @@ from .train import train
 # %% auto #0
 __all__ = ['STAGES', 'COMMANDS', 'ON_INTERRUPT', 'cmd_summary', 'cmd_download', 'cmd_eval', 'cmd_train', 'cmd_calibrate',
            'cmd_compile', 'perf_models', 'cmd_perf', 'stage_predictors', 'cmd_infer', 'cmd_board', 'cmd_demo',
-           'build_parser', 'main']
+           'build_parser', 'one_line', 'main']
 
 # %% ../nbs/09_cli.ipynb #29e798e9
 def cmd_summary(args):
     "Print parameters and MACs per variant, the PIDNet-S shape walk and the official parity check."
     size = tuple(args.size)
-    print(cost_table(size), shape_walk(pidnet_s(augment=True), size), sep='\n\n')
+    try: print(cost_table(size))
+    except ImportError as e: print(f'cost table skipped: counting MACs needs torch 2.1 or later ({e})')
+    print('', shape_walk(pidnet_s(augment=True), size), sep='\n')
     try: print('', official_parity(), sep='\n')
     except FileNotFoundError as e: print(f'\nparity check skipped: {e}')
 
@@ -75,7 +79,7 @@ def cmd_calibrate(args):
     cfg = get_config(args.cfg, args.opts)
     backend, prepared = calibrate_config(cfg, load_model(cfg), args.out, args.batches, args.method, args.backend,
                                          resume=not args.restart, scheme=args.scheme)
-    print(backend.qconfig_report(prepared, example_input(cfg)))
+    print(backend.qconfig_report(prepared, example_input(cfg), out_dir=args.out))
     print(f'calibrated on {args.batches} batches of {cfg.DATASET.TRAIN_SET} with {args.method}, {args.scheme}: {Path(args.out) / "calib-checkpoint-last.pt"}')
 
 # %% ../nbs/09_cli.ipynb #26abb5e0
@@ -139,6 +143,7 @@ def cmd_infer(args):
     "Colour masks and side-by-side pictures of every image in --input, written to --output (--stage all: every stage)."
     from pidnet_nb.masks import infer_folder
     cfg = get_config(args.cfg, args.opts)
+    if not cv2.haveImageWriter(f'x{args.ext}'): raise PidnetError(f'--ext {args.ext}: OpenCV cannot write that file type; use .png or .jpg')
     stages = ['float', 'calib', 'int8'] if args.stage == 'all' else [STAGES[args.stage]]
     predictors = stage_predictors(cfg, load_model(cfg), stages, args.calib)
     w, h = cfg.TEST.IMAGE_SIZE
@@ -153,7 +158,9 @@ def cmd_infer(args):
 def _classes(cfg):
     "The class names and colours of the config's dataset, without reading the dataset."
     from pidnet_nb.data import CAMVID, CITYSCAPES
-    return {'camvid': CAMVID, 'cityscapes': CITYSCAPES}[cfg.DATASET.DATASET]
+    known = {'camvid': CAMVID, 'cityscapes': CITYSCAPES}
+    if cfg.DATASET.DATASET not in known: raise PidnetError(f'DATASET.DATASET {cfg.DATASET.DATASET!r} unknown; choose one of {sorted(known)}')
+    return known[cfg.DATASET.DATASET]
 
 # %% ../nbs/09_cli.ipynb #336a376a
 def cmd_board(args):
@@ -162,6 +169,7 @@ def cmd_board(args):
     from pidnet_nb.deploy import board_script, parse_hrt_perf
     if not (args.hbm or args.parse):
         raise PidnetError('give --hbm MODEL.hbm (write the board script) or --parse LOG ... (read what it printed)')
+    if args.hbm and not Path(args.hbm).is_file(): raise FileNotFoundError(f'{args.hbm}: no such model; `pidnet-nb compile --backend horizon` writes model.hbm')
     if args.hbm:
         path = board_script(args.hbm, args.out or Path(args.hbm).parent)
         print(f'wrote {path}: copy it and {Path(args.hbm).name} to the board, run it there, then `pidnet-nb board --parse LOG`')
@@ -282,9 +290,13 @@ COMMANDS = {'summary': (cmd_summary, _summary_args), 'demo': (cmd_demo, _demo_ar
             'compile': (cmd_compile, _compile_args), 'perf': (cmd_perf, _perf_args), 'infer': (cmd_infer, _infer_args),
             'board': (cmd_board, _board_args)}
 
+class _Parser(argparse.ArgumentParser):
+    "argparse, with a bad option as one line and exit status 1, like every other user mistake."
+    def error(self, message): self.exit(1, f'{self.prog}: error: {message}\n')
+
 def build_parser() -> argparse.ArgumentParser:
     "The `pidnet-nb` argument parser: one subcommand per entry of `COMMANDS` (its function and its arguments)."
-    p = argparse.ArgumentParser(prog='pidnet-nb', description='PIDNet from float model to int8 deployment.')
+    p = _Parser(prog='pidnet-nb', description='PIDNet from float model to int8 deployment.')
     sub = p.add_subparsers(dest='command', required=True)
     for name, (fn, add_args) in COMMANDS.items():
         s = sub.add_parser(name, help=fn.__doc__)
@@ -293,10 +305,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 # %% ../nbs/09_cli.ipynb #2b59ef25
 ON_INTERRUPT = {  # what a command leaves when stopped, and how to go on
-    'train': 'the last epoch checkpoint in the output folder is kept; rerun with TRAIN.RESUME True to resume',
-    'calibrate': 'the last calibration checkpoint is kept; rerun the same command to resume',
+    'train': 'epoch checkpoints written so far are kept in the output folder; rerun with TRAIN.RESUME True to resume',
+    'calibrate': 'calibration checkpoints written so far are kept; rerun the same command to resume',
     'download': 'every verified file is kept; rerun the same command to fetch the rest',
     'demo': 'the calibration checkpoint in the report folder is kept; rerun `make demo` to go on'}
+
+def one_line(e:BaseException) -> str:
+    "The message of `e` on one line (a DataLoader worker wraps its error in the worker's traceback: keep the last line)."
+    text = str(e).strip()
+    if 'Original Traceback' in text: text = text.splitlines()[-1].split(': ', 1)[-1]
+    return ' '.join(text.split())
 
 def main(argv:list[str]|None=None):
     "Entry point of the `pidnet-nb` command: user mistakes are one line and exit 1, Ctrl-C one line and exit 130."
@@ -304,7 +322,7 @@ def main(argv:list[str]|None=None):
     try: args.fn(args)
     except (PidnetError, FileNotFoundError) as e:
         if os.environ.get('PIDNET_DEBUG'): raise
-        sys.exit(f'pidnet-nb {args.command}: error: {e}')
+        sys.exit(f'pidnet-nb {args.command}: error: {one_line(e)}')
     except KeyboardInterrupt:
         if os.environ.get('PIDNET_DEBUG'): raise
         print(f'\npidnet-nb {args.command}: interrupted; {ON_INTERRUPT.get(args.command, "no file was left half-written")}', file=sys.stderr)

@@ -4,6 +4,7 @@
 
 # %% ../nbs/05_config.ipynb #4b66c91b
 from __future__ import annotations
+import functools, sys
 from pathlib import Path
 
 from yacs.config import CfgNode as CN
@@ -14,54 +15,49 @@ from .download import camvid_root, data_home
 from .model import PIDNet, load_pretrained, pidnet
 
 # %% auto #0
-__all__ = ['CONFIG_DIR', 'MODEL_NAMES', 'DATASETS', 'default_config', 'bundled_configs', 'get_config', 'dataset_root',
-           'build_model', 'build_dataset', 'weights_file', 'load_model']
+__all__ = ['SUPPORTED', 'IGNORED', 'CONFIG_DIR', 'MODEL_NAMES', 'DATASETS', 'default_config', 'bundled_configs', 'get_config',
+           'dataset_root', 'build_model', 'build_dataset', 'weights_file', 'load_model']
 
-# %% ../nbs/05_config.ipynb #1773a836
+# %% ../nbs/05_config.ipynb #c13a4665
+SUPPORTED = {  # official keys with one value here: (the value, why); any other value is refused
+    'MODEL.NUM_OUTPUTS': (2, 'PIDNet trains on its two semantic outputs, P and main'),
+    'TEST.OUTPUT_INDEX': (1, 'the main output, 1 of (p, main, d), is the one scored'),
+    'TEST.MULTI_SCALE': (False, 'testing is single-scale'),
+    'TRAIN.OPTIMIZER': ('sgd', "the official recipe's SGD"),
+    'TRAIN.IGNORE_LABEL': (255, 'labels mark ignored pixels with 255'),
+    'LOSS.CLASS_BALANCE': (False, 'the official losses weigh classes equally')}
+IGNORED = {  # official keys accepted and not used: (official default, why)
+    'CUDNN.BENCHMARK': (True, "PyTorch's cuDNN defaults are kept"), 'CUDNN.DETERMINISTIC': (False, "PyTorch's defaults are kept"),
+    'CUDNN.ENABLED': (True, "PyTorch's defaults are kept"), 'GPUS': ((0,), 'devices come from --device and torchrun'),
+    'LOG_DIR': ('', 'TensorBoard logs go into the output folder'), 'PRINT_FREQ': (20, 'progress bars show the loss'),
+    'AUTO_RESUME': (False, 'resuming is TRAIN.RESUME'), 'PIN_MEMORY': (True, 'memory is pinned when training on CUDA'),
+    'DATASET.EXTRA_TRAIN_SET': ('', "join splits with '+' in TRAIN_SET"),
+    'TRAIN.BASE_SIZE': (2048, 'random scales are relative to TRAIN.IMAGE_SIZE (TRAIN.SCALE_RANGE)'),
+    'TRAIN.SCALE_FACTOR': (16, 'random scales come from TRAIN.SCALE_RANGE'),
+    'TRAIN.EXTRA_LR': (0.001, 'there is no extra training stage'), 'TRAIN.EXTRA_EPOCH': (0, 'there is no extra training stage'),
+    'TEST.BASE_SIZE': (2048, 'test images are resized to TEST.IMAGE_SIZE')}
+
+def _get(c:CN, key:str): return functools.reduce(getattr, key.split('.'), c)
+
+def _set(c:CN, key:str, value):
+    *parents, leaf = key.split('.')
+    for p in parents: c = c.setdefault(p, CN())
+    c[leaf] = value
+
+# %% ../nbs/05_config.ipynb #8d59276b
 def default_config() -> CN:
-    "A fresh config with every key and its default."
+    "A fresh config with every key a stage reads, and the official keys with one value here (`SUPPORTED`) or none (`IGNORED`)."
     c = CN()
-    c.OUTPUT_DIR = 'output'
-    c.WORKERS = 2
-    c.MODEL = CN()
-    c.MODEL.NAME = 'pidnet_s'
-    c.MODEL.PRETRAINED = ''
-    c.MODEL.ALIGN_CORNERS = False
-    c.MODEL.NUM_OUTPUTS = 2
-    c.LOSS = CN()
-    c.LOSS.USE_OHEM = True
-    c.LOSS.OHEMTHRES = 0.9
-    c.LOSS.OHEMKEEP = 131072
-    c.LOSS.BALANCE_WEIGHTS = [0.4, 1.0]
-    c.LOSS.SB_WEIGHTS = 1.0
-    c.DATASET = CN()
-    c.DATASET.DATASET = 'camvid'
-    c.DATASET.ROOT = 'data/camvid'
-    c.DATASET.NUM_CLASSES = 11
-    c.DATASET.TRAIN_SET = 'train'
-    c.DATASET.TEST_SET = 'test'
-    c.DATASET.VAL_SET = 'val'  # scored after training epochs to keep the best checkpoint; '' for none
-    c.TRAIN = CN()
-    c.TRAIN.IMAGE_SIZE = [480, 360]
-    c.TRAIN.BASE_SIZE = 480
-    c.TRAIN.FLIP = True
-    c.TRAIN.MULTI_SCALE = True
-    c.TRAIN.SCALE_RANGE = [0.5, 2.0]
-    c.TRAIN.LR = 0.01
-    c.TRAIN.MOMENTUM = 0.9
-    c.TRAIN.WD = 0.0005
-    c.TRAIN.BEGIN_EPOCH = 0
-    c.TRAIN.END_EPOCH = 200
-    c.TRAIN.RESUME = False
-    c.TRAIN.BATCH_SIZE_PER_GPU = 8
-    c.TRAIN.SHUFFLE = True
-    c.TEST = CN()
-    c.TEST.IMAGE_SIZE = [480, 360]
-    c.TEST.BASE_SIZE = 480
-    c.TEST.BATCH_SIZE_PER_GPU = 1
-    c.TEST.MODEL_FILE = ''
-    c.TEST.FLIP_TEST = False
-    c.TEST.OUTPUT_INDEX = 1
+    c.OUTPUT_DIR, c.WORKERS = 'output', 2
+    c.MODEL = CN(dict(NAME='pidnet_s', PRETRAINED='', ALIGN_CORNERS=False))
+    c.LOSS = CN(dict(USE_OHEM=True, OHEMTHRES=0.9, OHEMKEEP=131072, BALANCE_WEIGHTS=[0.4, 1.0], SB_WEIGHTS=1.0,
+                     BD_WEIGHT=20.0))  # BD_WEIGHT: the boundary loss's weight, a constant in the official code
+    c.DATASET = CN(dict(DATASET='camvid', ROOT='data/camvid', NUM_CLASSES=11, TRAIN_SET='train', TEST_SET='test',
+                        VAL_SET='val'))  # VAL_SET: scored after training epochs to keep the best checkpoint; '' for none
+    c.TRAIN = CN(dict(IMAGE_SIZE=[480, 360], FLIP=True, MULTI_SCALE=True, SCALE_RANGE=[0.5, 2.0], LR=0.01, MOMENTUM=0.9,
+                      WD=0.0005, NESTEROV=False, BEGIN_EPOCH=0, END_EPOCH=200, RESUME=False, BATCH_SIZE_PER_GPU=8, SHUFFLE=True))
+    c.TEST = CN(dict(IMAGE_SIZE=[480, 360], BATCH_SIZE_PER_GPU=1, MODEL_FILE='', FLIP_TEST=False))
+    for key, (value, _) in {**SUPPORTED, **IGNORED}.items(): _set(c, key, value)
     return c
 
 # %% ../nbs/05_config.ipynb #e380fc7e
@@ -74,8 +70,9 @@ def bundled_configs() -> list:
 # %% ../nbs/05_config.ipynb #609b3e35
 def _merge(merge, what, where):
     "Run yacs' `merge(what)`; its errors for unknown keys and wrong types become one clear `PidnetError`."
+    import yaml
     try: merge(what)
-    except (AssertionError, KeyError, ValueError, TypeError) as e:
+    except (AssertionError, KeyError, ValueError, TypeError, yaml.YAMLError) as e:
         raise PidnetError(f'{where}: {str(e).strip()} (keys and types are those of `default_config()`)') from None
 
 def _check_values(c:CN):
@@ -88,6 +85,16 @@ def _check_values(c:CN):
         v = c.TRAIN.IMAGE_SIZE if key.startswith('TRAIN') else c.TEST.IMAGE_SIZE
         if len(v) != 2 or min(v) < 8: raise PidnetError(f'{key} {list(v)}: give [width, height], each at least 8 pixels')
     if c.WORKERS < 0: raise PidnetError(f'WORKERS {c.WORKERS}: must be 0 (load in the main process) or more')
+    for key, (value, why) in SUPPORTED.items():
+        if _get(c, key) != value: raise PidnetError(f'{key} {_get(c, key)!r}: only {value!r} is supported ({why})')
+
+@functools.lru_cache(maxsize=None)
+def _note(key:str, why:str): print(f'note: {key} is accepted and ignored here: {why}', file=sys.stderr)
+
+def _note_ignored(c:CN):
+    "A one-time note for each `IGNORED` key set to other than the official default."
+    for key, (value, why) in IGNORED.items():
+        if _get(c, key) != value: _note(key, why)
 
 # %% ../nbs/05_config.ipynb #6f09e2b4
 def get_config(cfg:str|Path|None=None, opts:list|tuple=()) -> CN:
@@ -101,7 +108,7 @@ def get_config(cfg:str|Path|None=None, opts:list|tuple=()) -> CN:
         _merge(c.merge_from_file, str(path), path)
     if len(opts) % 2: raise PidnetError(f'overrides come in KEY VALUE pairs, got {list(opts)}')
     _merge(c.merge_from_list, list(opts), 'override')
-    _check_values(c)
+    _check_values(c); _note_ignored(c)
     c.freeze()
     return c
 
@@ -111,11 +118,13 @@ def dataset_root(cfg:CN) -> Path:
     root = Path(cfg.DATASET.ROOT).expanduser()
     if root.is_absolute() or root.parts[:1] != ('data',): return root
     root = data_home().joinpath(*root.parts[1:])
-    if cfg.DATASET.DATASET == 'camvid' and not (root / 'list').is_dir(): root = camvid_root(root)
+    official_lists = any(s.endswith('.lst') for s in (cfg.DATASET.TRAIN_SET, cfg.DATASET.TEST_SET))  # PIDNet's own layout
+    if cfg.DATASET.DATASET == 'camvid' and not official_lists and not (root / 'list').is_dir(): root = camvid_root(root)
     return root
 
 # %% ../nbs/05_config.ipynb #09a84753
-MODEL_NAMES = {'pidnet_s': 's', 'pidnet_m': 'm', 'pidnet_l': 'l'}
+MODEL_NAMES = {'pidnet_s': 's', 'pidnet_m': 'm', 'pidnet_l': 'l',
+               'pidnet_small': 's', 'pidnet_medium': 'm', 'pidnet_large': 'l'}  # the official YAML files' names
 DATASETS = {'camvid': camvid, 'cityscapes': cityscapes}
 
 def build_model(cfg:CN, augment:bool=False) -> PIDNet:

@@ -135,10 +135,10 @@ def load_tensors(path, # a file written by `torch.save`
     if not path.is_file(): raise FileNotFoundError(f'{path}: no such {what} file')
     try: return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as e:
-        if 'GLOBAL' in str(e):
+        if 'GLOBAL' in str(e) or 'Unsupported class' in str(e):  # torch 2.x and 1.13 say it so
             raise PidnetError(f'{path}: refused, it carries Python objects besides tensors and loading it could run code; '
                               f'use a {what} saved as tensors only') from None
         raise PidnetError(f'{path}: not a torch {what} (unreadable as one); check that the path names the right file') from None
-    except Exception as e:  # garbage makes the unpickler fail in many ways: EOFError, KeyError, IndexError, ...
+    except (RuntimeError, EOFError, KeyError, IndexError, ValueError, UnicodeDecodeError, OSError) as e:  # garbage, read as a pickle
         raise PidnetError(f'{path}: not a readable torch {what} ({type(e).__name__}: it may be truncated or of another kind); '
                           'save or download it again') from None

@@ -81,9 +81,9 @@ def fetch(source:str, rel:str, dest:Path, expected:str, attempts:int=2) -> str:
     "Bring `rel` from `source` to `dest/rel`, verified; returns 'kept', 'fetched' or 'refetched'."
     out = Path(dest) / rel
     status = 'fetched'
-    if out.exists():
+    if out.exists():  # a damaged file stays until its replacement is verified
         if sha256(out) == expected: return 'kept'
-        out.unlink(); status = 'refetched'
+        status = 'refetched'
     out.parent.mkdir(parents=True, exist_ok=True)
     part = out.with_name(out.name + '.part')
     for _ in range(attempts):
@@ -109,7 +109,7 @@ def download_camvid(dest='data/camvid', source:str|None=None, workers:int=8, pro
     lists = [f'{s}.txt' for s in CAMVID_SPLITS]
     try: counts = Counter(fetch(source, rel, dest, manifest[rel]) for rel in lists)
     except urllib.error.URLError as e: raise _unreachable(source, e.reason) from None
-    except OSError as e: raise _unreachable(source, e) from None
+    except (ConnectionError, TimeoutError) as e: raise _unreachable(source, e) from None
     for split, n in CAMVID_SPLITS.items():
         got = len((dest / f'{split}.txt').read_text().split())
         if got != 2 * n: raise DownloadError(f'{dest / f"{split}.txt"}: {got // 2} pairs, expected {n}')
@@ -117,11 +117,15 @@ def download_camvid(dest='data/camvid', source:str|None=None, workers:int=8, pro
     errors = []
     with ThreadPoolExecutor(workers) as pool, tqdm(total=len(rest), desc='CamVid', unit='file', disable=not progress) as bar:
         futures = {pool.submit(fetch, source, rel, dest, manifest[rel]): rel for rel in rest}
-        for fut in as_completed(futures):
-            try: counts[fut.result()] += 1
-            except (DownloadError, OSError) as e: errors.append(f'{futures[fut]}: {e}')
-            bar.update()
-    if errors: raise DownloadError(f'{len(errors)} of {len(manifest)} files failed (the rest are in place; rerun to retry):\n' + '\n'.join(sorted(errors)[:10]))
+        try:
+            for fut in as_completed(futures):
+                try: counts[fut.result()] += 1
+                except (DownloadError, OSError) as e: errors.append(f'{futures[fut]}: {e}')
+                bar.update()
+        except BaseException:  # Ctrl-C: drop the queued transfers, let the running ones finish, keep what is verified
+            for fut in futures: fut.cancel()
+            raise
+    if errors: raise DownloadError(f'{len(errors)} of {len(manifest)} files failed (the rest are in place; rerun to retry): ' + '; '.join(sorted(errors)[:3]))
     (dest / VERIFIED).write_text(f'{len(manifest)} files match the manifest\n')
     return dict(counts)
 

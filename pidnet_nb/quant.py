@@ -112,7 +112,7 @@ class OpenBackend:
         onnx_path = export_onnx(self.convert(prepared), example, path)
         return OrtPredictor(onnx_path), f'int8: ONNX Runtime, QDQ model {onnx_path}'
 
-    def qconfig_report(self, prepared, example=None):
+    def qconfig_report(self, prepared, example=None, out_dir=None):
         "The quantization of every convolution (see `qconfig_report` below)."
         return qconfig_report(prepared)
 
@@ -141,11 +141,11 @@ class HorizonSteps:
         "The integer model run by PyTorch, as the walkthrough's `int_infer` does (a `convert_fx` model has no ONNX export)."
         return self.convert(prepared).eval(), "int8: the plugin's converted model, run by PyTorch"
 
-    def qconfig_report(self, prepared, example) -> str:
-        "Horizon's `check_qconfig` (it writes `qconfig_info.txt` into the working folder), summed up in one line."
+    def qconfig_report(self, prepared, example, out_dir=None) -> str:
+        "Horizon's `check_qconfig` (it writes `qconfig_info.txt` into `out_dir`), summed up in one line."
         try: from horizon_plugin_profiler import check_qconfig  # plugin 1.8.1 and later
         except ImportError: from horizon_plugin_pytorch.utils.quant_profiler import check_qconfig
-        outs, weights, unusual = check_qconfig(prepared, example)
+        outs, weights, unusual = check_qconfig(prepared, example, out_dir=None if out_dir is None else str(out_dir))
         return f'check_qconfig: {len(outs)} layer outputs, {len(weights)} weights, {len(unusual)} unusual (see qconfig_info.txt)'
 
 # %% ../nbs/11_quant.ipynb #26985ce1
@@ -224,7 +224,9 @@ def calibrate(backend, prepared, dataset, out_dir='calibration', batches:int=100
     if resume and ckpt.exists():
         try: c = load_tensors(ckpt, 'calibration checkpoint')
         except PidnetError as e: c = None; print(f'{e}; calibrating from the start (it will be replaced)')
-        if c is not None and c.get('tag') == tag: load_observers(prepared, c['state']); done = c['batches']
+        if c is not None and not (isinstance(c, dict) and {'tag', 'state', 'batches'} <= set(c)):
+            c = None; print(f'{ckpt} is not a calibration checkpoint: calibrating from the start (it will be replaced)')
+        if c is not None and c['tag'] == tag: load_observers(prepared, c['state']); done = c['batches']
         elif c is not None:
             changed = sorted(k for k in {**c['tag'], **tag} if c['tag'].get(k) != tag.get(k))
             print(f'{ckpt} was made with other {", ".join(changed)}: calibrating from the start (it will be replaced)')
@@ -282,6 +284,9 @@ def calibrate_config(cfg, model:nn.Module, out_dir='calibration', batches:int=10
                      backend:str='open', resume:bool=True, progress:bool=True, scheme:str='u8'):
     "Calibrate `model` on `cfg.DATASET.TRAIN_SET`; checkpoints in `out_dir`; returns (backend, prepared)."
     from pidnet_nb.config import build_dataset
+    if backend == 'horizon' and (method, scheme) != ('minmax', 'u8'):
+        raise PidnetError("--method and --scheme choose the open backend's observers; the horizon backend uses the plugin's calibration qconfig")
+    if backend == 'horizon': method, scheme = 'plugin', 'j5'  # what the plugin does, recorded as such
     b = get_backend(backend)
     prepared = b.prepare(model, example_input(cfg), method, scheme=scheme)
     ds = build_dataset(cfg, cfg.DATASET.TRAIN_SET)

@@ -50,22 +50,23 @@ def boundary_aware_target(d_logits, target, thresh:float=0.8, ignore:int=IGNORE)
 class PIDNetLoss(nn.Module):
     "The official PIDNet training loss over the outputs (p, main, d)."
     def __init__(self, balance=(0.4, 1.0), ohem_thresh:float=0.9, min_kept:int=131072, boundary_weight:float=20.0,
-                 bas_weight:float=1.0, bas_thresh:float=0.8, align_corners:bool=False):
+                 bas_weight:float=1.0, bas_thresh:float=0.8, align_corners:bool=False, use_ohem:bool=True):
         super().__init__()
-        self.balance, self.ohem_thresh, self.min_kept = balance, ohem_thresh, min_kept
+        self.balance, self.ohem_thresh, self.min_kept, self.use_ohem = balance, ohem_thresh, min_kept, use_ohem
         self.boundary_weight, self.bas_weight, self.bas_thresh, self.align_corners = boundary_weight, bas_weight, bas_thresh, align_corners
 
     @classmethod
     def from_config(cls, cfg):
         "The loss with the weights of `cfg.LOSS`."
-        return cls(tuple(cfg.LOSS.BALANCE_WEIGHTS), cfg.LOSS.OHEMTHRES, cfg.LOSS.OHEMKEEP, 20.0, cfg.LOSS.SB_WEIGHTS,
-                   align_corners=cfg.MODEL.ALIGN_CORNERS)
+        return cls(tuple(cfg.LOSS.BALANCE_WEIGHTS), cfg.LOSS.OHEMTHRES, cfg.LOSS.OHEMKEEP, cfg.LOSS.BD_WEIGHT, cfg.LOSS.SB_WEIGHTS,
+                   align_corners=cfg.MODEL.ALIGN_CORNERS, use_ohem=cfg.LOSS.USE_OHEM)
 
     def forward(self, outputs, target, edge):
         p, main, d = (F.interpolate(o.float(), size=target.shape[-2:], mode='bilinear', align_corners=self.align_corners)
                       for o in outputs)
-        ohem = lambda x, t: ohem_cross_entropy(x, t, self.ohem_thresh, self.min_kept)
-        parts = {'p': self.balance[0] * F.cross_entropy(p, target, ignore_index=IGNORE) if (target != IGNORE).any() else p.sum() * 0,
+        ce = lambda x, t: F.cross_entropy(x, t, ignore_index=IGNORE) if (t != IGNORE).any() else x.sum() * 0
+        ohem = (lambda x, t: ohem_cross_entropy(x, t, self.ohem_thresh, self.min_kept)) if self.use_ohem else ce  # LOSS.USE_OHEM
+        parts = {'p': self.balance[0] * ce(p, target),
                  'main': self.balance[1] * ohem(main, target),
                  'boundary': self.boundary_weight * boundary_bce(d, edge),
                  'bas': self.bas_weight * ohem(main, boundary_aware_target(d, target, self.bas_thresh))}
@@ -130,7 +131,8 @@ def train(cfg, out_dir=None, device:str|None=None, max_steps:int|None=None, limi
                         drop_last=True, pin_memory=device.type == 'cuda')
     if len(loader) == 0: raise PidnetError(f'{len(ds)} images make no batch of {cfg.TRAIN.BATCH_SIZE_PER_GPU} per process')
     net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.TRAIN.LR, momentum=cfg.TRAIN.MOMENTUM, weight_decay=cfg.TRAIN.WD)
+    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.TRAIN.LR, momentum=cfg.TRAIN.MOMENTUM, weight_decay=cfg.TRAIN.WD,
+                                nesterov=cfg.TRAIN.NESTEROV)
     scaler = torch.amp.GradScaler(device.type, enabled=False)  # bf16 needs no loss scaling; kept for fp16 and resume
     criterion = PIDNetLoss.from_config(cfg)
     epochs, state = cfg.TRAIN.END_EPOCH, {'epoch': cfg.TRAIN.BEGIN_EPOCH, 'step': 0, 'best_miou': -1.0, 'history': [], 'seconds': 0.0}
@@ -145,7 +147,8 @@ def train(cfg, out_dir=None, device:str|None=None, max_steps:int|None=None, limi
     elif ckpt.exists() and rank == 0: print(f'{ckpt} exists but TRAIN.RESUME is False: training from the start (it will be replaced)')
     writer = None
     if rank == 0:
-        from torch.utils.tensorboard import SummaryWriter
+        try: from torch.utils.tensorboard import SummaryWriter
+        except ImportError: raise PidnetError('training logs need TensorBoard: pip install "pidnet_nb[open]" (or tensorboard)') from None
         writer = SummaryWriter(str(out / 'tensorboard'))
     amp = dict(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == 'cuda')
     val = build_dataset(cfg, cfg.DATASET.VAL_SET) if rank == 0 and cfg.DATASET.VAL_SET else None

@@ -92,6 +92,8 @@ def test_label_value_200(data, tmp_path):
     _, label = first_pair(data)
     lbl = cv2.imread(str(label), cv2.IMREAD_UNCHANGED); lbl[:10] = 200; cv2.imwrite(str(label), lbl)
     refused(ev(data), f'{label.name}: label values [200] are not classes', cwd=tmp_path, inputs=data)
+    # the same with the default loader process: the worker's traceback is not passed on
+    refused(['eval', '-c', CFG, 'DATASET.ROOT', data], f'{label.name}: label values [200] are not classes', cwd=tmp_path, inputs=data)
 
 
 def test_16_bit_label(data, tmp_path):
@@ -151,8 +153,11 @@ def test_config_options(tmp_path):
     refused(['eval', '-c', CFG, 'TEST.FLIP_TEST'], 'KEY VALUE pairs', cwd=tmp_path)
     refused(['eval', '-c', CFG, 'TEST.BATCH_SIZE_PER_GPU', 0], 'TEST.BATCH_SIZE_PER_GPU 0: must be at least 1', cwd=tmp_path)
     for bad in ('0', '-1'):
-        refused(['eval', '-c', CFG, '--limit', bad], f'argument --limit: {bad} is not a positive number', cwd=tmp_path, status=2)
-    refused(['eval', '-c', CFG, '--stage', 'bogus'], "argument --stage: invalid choice: 'bogus'", cwd=tmp_path, status=2)
+        refused(['eval', '-c', CFG, '--limit', bad], f'argument --limit: {bad} is not a positive number', cwd=tmp_path)
+    refused(['eval', '-c', CFG, '--stage', 'bogus'], "argument --stage: invalid choice: 'bogus'", cwd=tmp_path)
+    refused(['infer', '-c', CFG, '--input', tmp_path, '--output', tmp_path / 'o', '--ext', '.foo'], '--ext .foo: OpenCV cannot write', cwd=tmp_path)
+    (tmp_path / 'broken.yaml').write_text('MODEL: [unclosed\n')
+    refused(['eval', '-c', tmp_path / 'broken.yaml'], 'broken.yaml', cwd=tmp_path)
 
 
 def test_debug_shows_the_traceback(tmp_path):
@@ -218,7 +223,7 @@ def test_ctrl_c_keeps_the_checkpoint_and_says_how_to_resume(tmp_path):
     out, err = p.communicate(timeout=300)
     assert p.returncode == 130, err[-2000:]
     assert 'Traceback' not in err and err.strip().splitlines()[-1] == \
-        'pidnet-nb calibrate: interrupted; the last calibration checkpoint is kept; rerun the same command to resume'
+        'pidnet-nb calibrate: interrupted; calibration checkpoints written so far are kept; rerun the same command to resume'
     assert 10 <= torch.load(ckpt, weights_only=True)['batches'] < 60
     rc, out, err = cli('calibrate', '-c', CFG, '--batches', 60, '--out', tmp_path / 'c', cwd=tmp_path)
     assert rc == 0 and 'from the start' not in out, err[-2000:]  # the same command resumes

@@ -50,7 +50,7 @@ def test_calibrate_follows_the_walkthrough(calibrated, plugin, tmp_path):
     assert type(model.quant).__module__ == 'horizon_standin' and type(model.dequant) is torch.quantization.DeQuantStub
     rows = check_deployable(model, torch.zeros(1, 3, 360, 480)).rows
     assert [r for r in rows if r['module'] not in ('quant', 'dequant')] == []  # the plugin gets the surgered, J5-clean graph
-    assert (tmp_path / 'qconfig_info.txt').exists() and 'check_qconfig: ' in said
+    assert (tmp_path / 'calib' / 'qconfig_info.txt').exists() and 'check_qconfig: ' in said  # beside the checkpoints
 
 
 def test_compile_writes_the_walkthroughs_artifacts(calibrated, plugin, tmp_path):
@@ -120,6 +120,7 @@ def test_precision_debug_uses_the_profiler(plugin, tmp_path):
 
 def test_board_script_and_parse(tmp_path):
     log = project_file('tests/fixtures/horizon/hrt_model_exec_perf.log')  # Horizon's documented output layout
+    (tmp_path / 'model.hbm').write_bytes(b'')  # stands in for the compiled model
     said = run('board', '--hbm', tmp_path / 'model.hbm', '--parse', log, '--json', tmp_path / 'board.json')
     script = (tmp_path / 'run_on_board.sh').read_text()
     assert 'hrt_model_exec perf --model_file model.hbm --core_id 0 --frame_count 1000 --thread_num 8 --profile_path ./' in script
