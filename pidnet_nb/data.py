@@ -170,6 +170,7 @@ def _check_root(root) -> Path:
                                 'Cityscapes: see data/README.md')
     return root
 
+# %% ../nbs/03_data.ipynb #fc42be13
 def camvid(root, split:str='test', transform=None) -> SegDataset:
     "CamVid `split` ('train', 'val', 'test', joined with '+' as in 'train+val', or a list file) in SegNet's or PIDNet's layout."
     root = _check_root(root)

@@ -215,6 +215,7 @@ def load_observers(prepared, state:dict):
     prepared.load_state_dict(state)
     return prepared
 
+# %% ../nbs/11_quant.ipynb #11ed11cf
 def calibrate(backend, prepared, dataset, out_dir='calibration', batches:int=100, batch_size:int=1, every:int=10,
               seed:int=0, resume:bool=True, progress:bool=True, tag:dict|None=None):
     "Run `batches` batches of `dataset` (a fixed shuffled order) through `prepared`, with checkpoints; returns it."
