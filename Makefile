@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # A CPU build of torch lies on this kind of machine's disk; elsewhere pip takes torch from PyPI.
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 
-.PHONY: install demo test readme clean check-oe
+.PHONY: install demo test bench readme clean check-oe
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -20,6 +20,12 @@ demo: install
 
 test: install
 	$(BIN)/python tools/run_tests.py
+
+# Every route side by side with the peers (OpenVINO, NNCF), on a compile of the shipped QAT file.
+bench: install
+	$(BIN)/pip install -q $(FIND_LINKS) -e '.[open,dev,bench]'
+	$(BIN)/pidnet-nb compile -c camvid/pidnet_small_camvid --calib pretrained_models/camvid/pidnet_s_camvid_qat.pt --out compile
+	$(BIN)/python bench/bench_deploy.py --compile compile --threads 1 2 --rounds 5 --frames 10 --accuracy --json bench/results-cpu.json
 
 readme: install
 	$(BIN)/python tools/readme.py

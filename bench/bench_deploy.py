@@ -1,62 +1,111 @@
-"""Benchmark: PyTorch eager fp32, ONNX Runtime fp32 and ONNX Runtime int8, PIDNet-S at 360x480, batch 1, side by side.
+"""Benchmark: PIDNet-S at 360x480, batch 1, every route side by side: PyTorch eager fp32, ONNX Runtime fp32, our int8
+models (every `*int8*.onnx` of a compile folder, run by ONNX Runtime), and the peers a user would pick instead,
+OpenVINO fp32 and OpenVINO + NNCF int8 (NNCF's default post-training quantization of the same fp32 ONNX file, on the
+same calibration images as ours). The OpenVINO rows need the `bench` extra (`pip install -e '.[bench]'`).
 
-Rounds interleave the three runtimes so that load from other work on the machine hits all of them alike; the
-ratios are of the medians over rounds. Needs a compile folder (`pidnet-nb compile`, or `make demo`'s report/compile).
+Rounds interleave the routes so that load from other work on the machine hits all of them alike; latencies are
+medians over rounds, and each route also gets its spread (min..max of the round means). `--accuracy` also scores
+every int8 route on the CamVid test set. `make bench` compiles the shipped QAT file and runs:
 
-    python bench/bench_deploy.py --compile report/compile --threads 1 2 --rounds 5 --frames 10 --json bench/results-cpu.json
+    python bench/bench_deploy.py --compile compile --threads 1 2 --rounds 5 --frames 10 --accuracy --json bench/results-cpu.json
 """
-import argparse, json, platform, statistics
+import argparse, importlib.util, json, os, platform, statistics, tempfile
 from pathlib import Path
 
 import torch
 
-from pidnet_nb.config import get_config, load_model
+from pidnet_nb.config import build_dataset, get_config, load_model
 from pidnet_nb.core import write_json
 from pidnet_nb.deploy import ort_session, time_calls
-from pidnet_nb.quant import example_input
+from pidnet_nb.metrics import evaluate
+from pidnet_nb.quant import calibration_order, example_input
 
 
 def machine() -> str:
     "CPU model and core count, for the record."
     try: name = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
     except (OSError, StopIteration): name = platform.processor() or platform.machine()
-    import os
     return f'{name}, {os.cpu_count()} cores, torch {torch.__version__}'
 
 
-def measure(model, x, comp:Path, threads:int, rounds:int, frames:int) -> dict:
-    "Median latency over `rounds` interleaved rounds of eager, ONNX Runtime fp32 and int8 with `threads` threads."
+def nncf_int8(fp32:Path, cfg, batches:int, out:Path) -> Path:
+    "NNCF's default PTQ of the fp32 ONNX model on our calibration images (the same `batches` training images), saved as IR."
+    import nncf, openvino as ov
+    ds = build_dataset(cfg, cfg.DATASET.TRAIN_SET)
+    images = [ds[i][0][None].numpy() for i in calibration_order(len(ds))[:batches]]
+    quantized = nncf.quantize(ov.Core().read_model(str(fp32)), nncf.Dataset(images), subset_size=len(images))
+    ov.save_model(quantized, str(out / 'nncf_int8.xml'))
+    return out / 'nncf_int8.xml'
+
+
+def runner(path:Path, threads:int):
+    "A callable (numpy image batch -> numpy logits) for an ONNX file (ONNX Runtime) or an OpenVINO IR/ONNX (`openvino:` rows)."
+    if path.suffix == '.xml' or str(path).startswith('openvino:'):
+        import openvino as ov
+        src = str(path).replace('openvino:', '')
+        compiled = ov.Core().compile_model(src, 'CPU', {'INFERENCE_NUM_THREADS': threads})
+        return lambda x: compiled(x)[0]
+    s = ort_session(path, threads)
+    return lambda x: s.run(None, {'image': x})[0]
+
+
+def routes(comp:Path, work:Path, cfg, batches:int) -> dict:
+    "Name -> model file of every route: ours from the compile folder, and the OpenVINO peers when the extra is installed."
+    found = {'onnxruntime fp32': comp / 'model_fp32.onnx'}
+    found.update({f'onnxruntime int8 ({p.stem})': p for p in sorted(comp.glob('*int8*.onnx'))})
+    found.update({f'openvino int8 ({p.stem})': p for p in sorted(comp.glob('*int8*.xml'))})
+    if importlib.util.find_spec('openvino') and importlib.util.find_spec('nncf'):
+        found['openvino fp32'] = Path('openvino:' + str(comp / 'model_fp32.onnx'))
+        found['openvino+nncf int8 (default PTQ)'] = nncf_int8(comp / 'model_fp32.onnx', cfg, batches, work)
+    return found
+
+
+def measure(model, x, files:dict, threads:int, rounds:int, frames:int) -> dict:
+    "Median latency (and min..max) over `rounds` interleaved rounds of every route with `threads` threads."
     torch.set_num_threads(threads)
-    sessions = {name: ort_session(comp / f, threads) for name, f in
-                (('onnxruntime fp32', 'model_fp32.onnx'), ('onnxruntime int8', 'model_int8_optimized.onnx'))}
-    feed = {'image': x.numpy()}
-    runs = {'pytorch eager fp32': lambda: model(x), **{k: (lambda s=s: s.run(None, feed)) for k, s in sessions.items()}}
+    feed = x.numpy()
+    runs = {'pytorch eager fp32': lambda: model(x), **{k: (lambda r=runner(p, threads): r(feed)) for k, p in files.items()}}
     means = {k: [] for k in runs}
     with torch.inference_mode():
         for _ in range(rounds):
             for k, fn in runs.items(): means[k].append(time_calls(fn, frames, warmup=2)['mean_ms'])
     ms = {k: statistics.median(v) for k, v in means.items()}
-    return {'median_ms': ms, 'fps': {k: 1e3 / v for k, v in ms.items()},
-            'int8_vs_ort_fp32': ms['onnxruntime fp32'] / ms['onnxruntime int8'],
-            'int8_vs_eager_fp32': ms['pytorch eager fp32'] / ms['onnxruntime int8']}
+    return {'median_ms': ms, 'range_ms': {k: [min(v), max(v)] for k, v in means.items()}, 'fps': {k: 1e3 / v for k, v in ms.items()}}
+
+
+def accuracy(files:dict, cfg, threads:int) -> dict:
+    "CamVid test mIoU (%) of every int8 route."
+    ds = build_dataset(cfg)
+    out = {}
+    for k, p in files.items():
+        if 'int8' not in k: continue
+        run = runner(p, threads)
+        out[k] = 100 * evaluate(lambda x: torch.from_numpy(run(x.numpy())), ds, progress=False).miou
+        print(f'{k}: mIoU {out[k]:.2f}', flush=True)
+    return out
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--compile', default='compile', help='folder with model_fp32.onnx and model_int8_optimized.onnx')
+    p.add_argument('--compile', default='compile', help='a `pidnet-nb compile` folder: model_fp32.onnx and the int8 routes')
     p.add_argument('--threads', type=int, nargs='+', default=[1, torch.get_num_threads()], help='thread counts to measure')
     p.add_argument('--rounds', type=int, default=5)
-    p.add_argument('--frames', type=int, default=10, help='timed runs per runtime and round')
+    p.add_argument('--frames', type=int, default=10, help='timed runs per route and round')
+    p.add_argument('--calib-batches', type=int, default=100, help="NNCF's calibration images (ours: the calibration's)")
+    p.add_argument('--accuracy', action='store_true', help='also score every int8 route on the CamVid test set')
     p.add_argument('--json', default=None)
     p.add_argument('opts', nargs=argparse.REMAINDER, help='KEY VALUE config overrides (e.g. TEST.MODEL_FILE)')
     args = p.parse_args(argv)
     cfg = get_config('camvid/pidnet_small_camvid', args.opts)  # the shipped weights unless TEST.MODEL_FILE says otherwise
     model, x = load_model(cfg), example_input(cfg).normal_(generator=torch.Generator().manual_seed(0))
-    result = {'machine': machine(), 'rounds': args.rounds, 'frames': args.frames, 'input': list(x.shape), 'by_threads': {}}
+    work = Path(tempfile.mkdtemp(prefix='bench_'))
+    files = routes(Path(args.compile), work, cfg, args.calib_batches)
+    result = {'machine': machine(), 'rounds': args.rounds, 'frames': args.frames, 'input': list(x.shape),
+              'routes': {k: str(v).replace(str(work), '<bench>') for k, v in files.items()}, 'by_threads': {}}
     for threads in args.threads:
-        result['by_threads'][threads] = r = measure(model, x, Path(args.compile), threads, args.rounds, args.frames)
-        print(f"{threads} thread(s): int8 {r['int8_vs_ort_fp32']:.2f}x ONNX Runtime fp32, {r['int8_vs_eager_fp32']:.2f}x PyTorch eager")
-    print(json.dumps(result, indent=1))
+        result['by_threads'][threads] = r = measure(model, x, files, threads, args.rounds, args.frames)
+        print(f'{threads} thread(s): ' + ', '.join(f'{k} {v:.1f} ms' for k, v in r['median_ms'].items()), flush=True)
+    if args.accuracy: result['miou'] = accuracy(files, cfg, max(args.threads))
     if args.json: write_json(result, args.json)
     return result
 

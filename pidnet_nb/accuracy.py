@@ -13,7 +13,7 @@ from torch import nn
 
 from .core import Table
 from .metrics import Scores, confusion_matrix, predict_logits
-from .quant import module_name
+from .quant import export_for_quant, module_name
 
 # %% auto #0
 __all__ = ['StageComparison', 'compare_stages', 'sqnr', 'layer_sqnr', 'precision_debug', 'check_overrides']
@@ -111,8 +111,7 @@ def precision_debug(backend, # the backend the quantized model came from: 'horiz
 # %% ../nbs/12_accuracy.ipynb #3524ead4
 def check_overrides(model, example:torch.Tensor, overrides:dict) -> Table:
     "Layers given an unquantized (int32-style) output whose value still reaches another convolution."
-    from pidnet_nb.surgery import apply_surgery, keepdim_sum, rewrite_rsub
-    gm = torch.export.export(apply_surgery(model.eval(), (keepdim_sum, rewrite_rsub)), (example,)).module()
+    gm = export_for_quant(model, example)
     conv, rows = torch.ops.aten.conv2d.default, []
     for n in gm.graph.nodes:
         if n.op == 'call_function' and n.target is conv and overrides.get(module_name(n)) == 'float_output':

@@ -19,8 +19,8 @@ from .train import train
 
 # %% auto #0
 __all__ = ['STAGES', 'COMMANDS', 'ON_INTERRUPT', 'cmd_summary', 'cmd_download', 'cmd_eval', 'cmd_train', 'cmd_calibrate',
-           'cmd_compile', 'perf_models', 'cmd_perf', 'stage_predictors', 'cmd_infer', 'cmd_board', 'cmd_demo',
-           'build_parser', 'one_line', 'main']
+           'cmd_qat', 'cmd_compile', 'perf_models', 'cmd_perf', 'stage_predictors', 'cmd_infer', 'cmd_board',
+           'cmd_demo', 'build_parser', 'one_line', 'main']
 
 # %% ../nbs/09_cli.ipynb #29e798e9
 def cmd_summary(args):
@@ -78,9 +78,25 @@ def cmd_calibrate(args):
     from pidnet_nb.quant import calibrate_config, example_input
     cfg = get_config(args.cfg, args.opts)
     backend, prepared = calibrate_config(cfg, load_model(cfg), args.out, args.batches, args.method, args.backend,
-                                         resume=not args.restart, scheme=args.scheme)
+                                         resume=not args.restart, scheme=args.scheme, float_modules=args.float)
     print(backend.qconfig_report(prepared, example_input(cfg), out_dir=args.out))
-    print(f'calibrated on {args.batches} batches of {cfg.DATASET.TRAIN_SET} with {args.method}, {args.scheme}: {Path(args.out) / "calib-checkpoint-last.pt"}')
+    kept = f', float islands: {" ".join(args.float)}' if args.float else ', all int8'
+    print(f'calibrated on {args.batches} batches of {cfg.DATASET.TRAIN_SET} with {args.method}, {args.scheme}{kept}: {Path(args.out) / "calib-checkpoint-last.pt"}')
+
+def cmd_qat(args):
+    "Quantization-aware training from a calibration (--control: the same fine-tuning in float); the result goes to --out."
+    from pidnet_nb.qat import qat_config
+    cfg = get_config(args.cfg, args.opts)
+    model = load_model(cfg)
+    if args.float is not None:  # the islands come from the calibration; a different list is a mistake
+        from pidnet_nb.quant import load_calibrated
+        had = load_calibrated(cfg, model, args.calib)[2]['float']
+        if sorted(had) != sorted(args.float):
+            raise PidnetError(f'--float {" ".join(args.float) or "(none)"}: {args.calib} was calibrated with float islands '
+                              f'{" ".join(had) or "(none)"}; calibrate with the same --float first')
+    out = qat_config(cfg, model, args.calib, args.out, args.epochs, args.lr, args.batch_size, args.freeze_observers,
+                     args.control, args.loss, resume=not args.restart, limit=args.limit)
+    print(f'{"control fine-tuning" if args.control else "QAT"} done: {out}')
 
 # %% ../nbs/09_cli.ipynb #26abb5e0
 def cmd_compile(args):
@@ -240,6 +256,21 @@ def _calibrate_args(s):
     s.add_argument('--scheme', default='u8', choices=['u8', 'j5'], help='activation format (see ACTIVATION_SCHEMES)')
     s.add_argument('--backend', default='open', choices=['open', 'horizon'])
     s.add_argument('--out', default='calibration', help='checkpoint folder')
+    s.add_argument('--float', nargs='*', default=[], metavar='MODULE', help='modules kept in float (default: none, all int8)')
+    s.add_argument('--restart', action='store_true', help='ignore an existing checkpoint instead of resuming')
+    _cfg_args(s)
+
+def _qat_args(s):
+    _stage_args(s, stage=False)
+    s.add_argument('--epochs', type=_positive, default=5)
+    s.add_argument('--lr', type=float, default=2e-4, help='peak learning rate (poly schedule)')
+    s.add_argument('--batch-size', type=_positive, default=8)
+    s.add_argument('--loss', default='distill', choices=['distill', 'labels'], help='distill: match the float model; labels: main-head OHEM')
+    s.add_argument('--freeze-observers', type=int, default=3, help='first epoch with the quantizer ranges frozen')
+    s.add_argument('--float', nargs='*', default=None, metavar='MODULE', help="float islands (must be the calibration's)")
+    s.add_argument('--control', action='store_true', help='fine-tune the float model the same way instead (writes control.pt)')
+    s.add_argument('--limit', type=_positive, default=None, help='only the first N training images')
+    s.add_argument('--out', default='qat', help='output folder')
     s.add_argument('--restart', action='store_true', help='ignore an existing checkpoint instead of resuming')
     _cfg_args(s)
 
@@ -286,7 +317,8 @@ def _infer_args(s):
 
 # %% ../nbs/09_cli.ipynb #a4194137
 COMMANDS = {'summary': (cmd_summary, _summary_args), 'demo': (cmd_demo, _demo_args), 'download': (cmd_download, _download_args),
-            'train': (cmd_train, _train_args), 'calibrate': (cmd_calibrate, _calibrate_args), 'eval': (cmd_eval, _eval_args),
+            'train': (cmd_train, _train_args), 'calibrate': (cmd_calibrate, _calibrate_args),
+            'qat': (cmd_qat, _qat_args), 'eval': (cmd_eval, _eval_args),
             'compile': (cmd_compile, _compile_args), 'perf': (cmd_perf, _perf_args), 'infer': (cmd_infer, _infer_args),
             'board': (cmd_board, _board_args)}
 
@@ -307,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
 ON_INTERRUPT = {  # what a command leaves when stopped, and how to go on
     'train': 'epoch checkpoints written so far are kept in the output folder; rerun with TRAIN.RESUME True to resume',
     'calibrate': 'calibration checkpoints written so far are kept; rerun the same command to resume',
+    'qat': 'the checkpoint of the last finished epoch is kept in --out; rerun the same command to resume',
     'download': 'every verified file is kept; rerun the same command to fetch the rest',
     'demo': 'the calibration checkpoint in the report folder is kept; rerun `make demo` to go on'}
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_quant.ipynb #cd612288
 from __future__ import annotations
-import copy, hashlib, importlib.util, random
+import copy, hashlib, importlib.util, random, tempfile
 from pathlib import Path
 
 import torch
@@ -12,34 +12,42 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .core import PidnetError, Table, load_tensors
-from .surgery import HORIZON_PASSES, add_stubs, apply_surgery, keepdim_sum, rewrite_rsub
+from .surgery import HORIZON_PASSES, add_stubs, apply_surgery, fold_batchnorm, keepdim_sum, rewrite_rsub
 from .train import atomic_save
 
 # %% auto #0
-__all__ = ['CALIBRATION_METHODS', 'ACTIVATION_SCHEMES', 'DEFAULT_OVERRIDES', 'BACKENDS', 'module_name', 'override_for',
-           'make_quantizer', 'OpenBackend', 'HorizonSteps', 'horizon_available', 'HorizonBackend', 'get_backend',
-           'qconfig_report', 'load_observers', 'calibrate', 'export_onnx', 'OrtPredictor', 'example_input',
-           'weights_digest', 'calibrate_config', 'load_calibrated', 'quantized_predictor']
+__all__ = ['CALIBRATION_METHODS', 'ACTIVATION_SCHEMES', 'DEFAULT_OVERRIDES', 'BACKENDS', 'islands', 'module_name', 'override_for',
+           'make_quantizer', 'export_for_quant', 'OpenBackend', 'HorizonSteps', 'horizon_available', 'HorizonBackend',
+           'get_backend', 'qconfig_report', 'load_observers', 'calibration_order', 'calibrate', 'export_onnx',
+           'OrtPredictor', 'example_input', 'weights_digest', 'calibrate_config', 'load_calibrated',
+           'quantized_predictor']
 
 # %% ../nbs/11_quant.ipynb #d9e2b9eb
 CALIBRATION_METHODS = ('minmax', 'histogram', 'ema')
 ACTIVATION_SCHEMES = {
     'u8': dict(dtype=torch.uint8, quant_min=0, quant_max=255, qscheme=torch.per_tensor_affine),
     'j5': dict(dtype=torch.int8, quant_min=-128, quant_max=127, qscheme=torch.per_tensor_symmetric)}
-DEFAULT_OVERRIDES = {'final_layer.conv2': 'float_output', 'pag3': 'float_eltwise', 'pag4': 'float_eltwise'}
+DEFAULT_OVERRIDES = {'final_layer.conv2': 'float_output'}  # all-int8 as on J5: only the last output stays wide
 
-def _specs(method:str, scheme:str='u8'):
-    "(activation, weight) `QuantizationSpec`s: `scheme` activations observed by `method`, per-channel int8 weights."
-    from torchao.quantization.pt2e import HistogramObserver, MinMaxObserver, MovingAverageMinMaxObserver, PerChannelMinMaxObserver
+def islands(float_modules=()) -> dict:
+    "`DEFAULT_OVERRIDES` plus the modules `float_modules` kept in float entirely."
+    return {**DEFAULT_OVERRIDES, **{m: 'float' for m in float_modules}}
+
+def _specs(method:str, scheme:str='u8', qat:bool=False):
+    "(activation, weight) `QuantizationSpec`s: `scheme` activations observed by `method`, per-channel int8 weights; fake quantizers if `qat`."
+    from torchao.quantization.pt2e import (FakeQuantize, HistogramObserver, MinMaxObserver, MovingAverageMinMaxObserver,
+                                           MovingAveragePerChannelMinMaxObserver, PerChannelMinMaxObserver)
     from torchao.quantization.pt2e.quantizer.quantizer import QuantizationSpec
     observers = {'minmax': MinMaxObserver, 'histogram': HistogramObserver, 'ema': MovingAverageMinMaxObserver}
     if method not in observers: raise PidnetError(f'calibration method {method!r} unknown; choose one of {CALIBRATION_METHODS}')
     if scheme not in ACTIVATION_SCHEMES: raise PidnetError(f'activation scheme {scheme!r} unknown; choose one of {sorted(ACTIVATION_SCHEMES)}')
-    act = QuantizationSpec(**ACTIVATION_SCHEMES[scheme], is_dynamic=False,
-                           observer_or_fake_quant_ctr=observers[method].with_args(eps=2 ** -12))
-    weight = QuantizationSpec(dtype=torch.int8, quant_min=-127, quant_max=127, qscheme=torch.per_channel_symmetric, ch_axis=0,
-                              is_dynamic=False, observer_or_fake_quant_ctr=PerChannelMinMaxObserver.with_args(eps=2 ** -12))
-    return act, weight
+    a, w = ACTIVATION_SCHEMES[scheme], dict(dtype=torch.int8, quant_min=-127, quant_max=127, qscheme=torch.per_channel_symmetric, ch_axis=0)
+    if qat:  # training: fake quantizers over moving averages of the ranges (QAT starts them from a calibration)
+        act = FakeQuantize.with_args(observer=MovingAverageMinMaxObserver, eps=2 ** -12, **a)
+        weight = FakeQuantize.with_args(observer=MovingAveragePerChannelMinMaxObserver, eps=2 ** -12, **w)
+    else: act, weight = observers[method].with_args(eps=2 ** -12), PerChannelMinMaxObserver.with_args(eps=2 ** -12)
+    return (QuantizationSpec(**a, is_dynamic=False, observer_or_fake_quant_ctr=act),
+            QuantizationSpec(**w, is_dynamic=False, observer_or_fake_quant_ctr=weight))
 
 def module_name(node) -> str:
     "The qualified name of the module that created an exported graph node ('' at top level)."
@@ -60,13 +68,13 @@ def _eltwise_ops():
             aten.cat.default, aten.upsample_bilinear2d.vec, aten.avg_pool2d.default, aten.adaptive_avg_pool2d.default,
             aten.sum.dim_IntList}
 
-def make_quantizer(method:str='minmax', overrides:dict|None=None, scheme:str='u8'):
-    "A PT2E `Quantizer` for J5's int8 scheme; `overrides` maps module names to 'float_output', 'float_eltwise' or 'float'."
+def make_quantizer(method:str='minmax', overrides:dict|None=None, scheme:str='u8', qat:bool=False):
+    "A PT2E `Quantizer` for J5's int8 scheme (fake quantizers if `qat`); `overrides` maps module names to 'float_output', 'float_eltwise' or 'float'."
     from torch.fx import Node
     from torchao.quantization.pt2e.quantizer.quantizer import Q_ANNOTATION_KEY, QuantizationAnnotation, Quantizer
-    act, weight = _specs(method, scheme)
+    act, weight = _specs(method, scheme, qat)
     overrides = DEFAULT_OVERRIDES if overrides is None else overrides
-    conv, relu, eltwise = torch.ops.aten.conv2d.default, torch.ops.aten.relu.default, _eltwise_ops()
+    conv, relu, bn, eltwise = torch.ops.aten.conv2d.default, torch.ops.aten.relu.default, torch.ops.aten.batch_norm.default, _eltwise_ops()
 
     class J5Quantizer(Quantizer):
         def annotate(self, gm):
@@ -77,6 +85,7 @@ def make_quantizer(method:str='minmax', overrides:dict|None=None, scheme:str='u8
                 if n.target is conv:
                     qmap, out = {n.args[0]: act, n.args[1]: weight}, None if rule == 'float_output' or into_relu else act
                 elif n.target is relu: qmap, out = {}, act
+                elif n.target is bn: qmap, out = {n.args[0]: act}, None if into_relu else act  # one not folded: after a pooling
                 elif n.target in eltwise and rule != 'float_eltwise':
                     args = n.args[0] if n.target is torch.ops.aten.cat.default else n.args
                     qmap, out = {a: act for a in args if isinstance(a, Node)}, None if into_relu else act
@@ -87,14 +96,18 @@ def make_quantizer(method:str='minmax', overrides:dict|None=None, scheme:str='u8
     return J5Quantizer()
 
 # %% ../nbs/11_quant.ipynb #cbde183e
+def export_for_quant(model:nn.Module, example:torch.Tensor) -> torch.fx.GraphModule:
+    "The graph the open backend quantizes: BatchNorm folded, J5's surgery passes, `torch.export` at `example`'s shape."
+    return torch.export.export(apply_surgery(fold_batchnorm(model), (keepdim_sum, rewrite_rsub)), (example,)).module()
+
 class OpenBackend:
     "torchao PT2E: torch.export, J5Quantizer, prepare_pt2e, calibrate, convert_pt2e."
     name = 'open'
-    def prepare(self, model:nn.Module, example:torch.Tensor, method:str='minmax', overrides:dict|None=None, scheme:str='u8'):
-        from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e
-        gm = apply_surgery(model.eval(), (keepdim_sum, rewrite_rsub))
-        exported = torch.export.export(gm, (example,)).module()
-        return prepare_pt2e(exported, make_quantizer(method, overrides, scheme))
+    def prepare(self, model:nn.Module, example:torch.Tensor, method:str='minmax', overrides:dict|None=None, scheme:str='u8',
+                qat:bool=False):
+        from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e, prepare_qat_pt2e
+        quantizer = make_quantizer(method, overrides, scheme, qat)
+        return (prepare_qat_pt2e if qat else prepare_pt2e)(export_for_quant(model, example), quantizer)
 
     def calibrate(self, prepared, batches):
         with torch.no_grad():
@@ -161,7 +174,9 @@ class HorizonBackend(HorizonSteps):
             raise PidnetError("horizon_plugin_pytorch is not installed: it ships in Horizon's OE docker for J5. "
                                'Use the open backend (--backend open), which needs only PyTorch and torchao.')
 
-    def prepare(self, model:nn.Module, example:torch.Tensor, method:str='minmax', overrides:dict|None=None, scheme:str='j5'):
+    def prepare(self, model:nn.Module, example:torch.Tensor, method:str='minmax', overrides:dict|None=None, scheme:str='j5',
+                qat:bool=False):
+        if qat: raise PidnetError('QAT runs on the open backend (torchao PT2E) here; calibrate with --backend open')
         from torch.quantization import DeQuantStub  # the plugin exports QuantStub only; the walkthrough takes torch's
         from horizon_plugin_pytorch.march import March, set_march
         from horizon_plugin_pytorch.quantization import QuantStub, prepare_qat_fx
@@ -169,9 +184,9 @@ class HorizonBackend(HorizonSteps):
                                                                  default_calib_8bit_weight_32bit_out_fake_quant_qconfig)
         set_march(March.BAYES)
         gm = add_stubs(apply_surgery(model.eval(), HORIZON_PASSES), QuantStub, DeQuantStub)
-        names = [k for k, v in (DEFAULT_OVERRIDES if overrides is None else overrides).items() if v == 'float_output']
+        wide = {'float_output': default_calib_8bit_weight_32bit_out_fake_quant_qconfig, 'float': None}  # None: left in float
         qconfig = {'': default_calib_8bit_fake_quant_qconfig,
-                   'module_name': {n: default_calib_8bit_weight_32bit_out_fake_quant_qconfig for n in names}}
+                   'module_name': {n: wide[v] for n, v in (DEFAULT_OVERRIDES if overrides is None else overrides).items() if v in wide}}
         return prepare_qat_fx(gm, qconfig_dict=qconfig)
 
 
@@ -216,11 +231,16 @@ def load_observers(prepared, state:dict):
     return prepared
 
 # %% ../nbs/11_quant.ipynb #11ed11cf
+def calibration_order(n:int, seed:int=0) -> list:
+    "The fixed shuffled order in which calibration reads a dataset of `n` items (a peer calibrated on the same images uses it)."
+    order = list(range(n)); random.Random(seed).shuffle(order)
+    return order
+
 def calibrate(backend, prepared, dataset, out_dir='calibration', batches:int=100, batch_size:int=1, every:int=10,
               seed:int=0, resume:bool=True, progress:bool=True, tag:dict|None=None):
     "Run `batches` batches of `dataset` (a fixed shuffled order) through `prepared`, with checkpoints; returns it."
     out, tag = Path(out_dir), tag or {}
-    order = list(range(len(dataset))); random.Random(seed).shuffle(order)
+    order = calibration_order(len(dataset), seed)
     ckpt, done = out / 'calib-checkpoint.pt', 0
     if resume and ckpt.exists():
         try: c = load_tensors(ckpt, 'calibration checkpoint')
@@ -282,22 +302,24 @@ def weights_digest(model:nn.Module) -> str:
 
 # %% ../nbs/11_quant.ipynb #fc220977
 def calibrate_config(cfg, model:nn.Module, out_dir='calibration', batches:int=100, method:str='minmax',
-                     backend:str='open', resume:bool=True, progress:bool=True, scheme:str='u8'):
-    "Calibrate `model` on `cfg.DATASET.TRAIN_SET`; checkpoints in `out_dir`; returns (backend, prepared)."
+                     backend:str='open', resume:bool=True, progress:bool=True, scheme:str='u8', float_modules=()):
+    "Calibrate `model` on `cfg.DATASET.TRAIN_SET`, `float_modules` left in float; checkpoints in `out_dir`; returns (backend, prepared)."
     from pidnet_nb.config import build_dataset
     if backend == 'horizon' and (method, scheme) != ('minmax', 'u8'):
         raise PidnetError("--method and --scheme choose the open backend's observers; the horizon backend uses the plugin's calibration qconfig")
     if backend == 'horizon': method, scheme = 'plugin', 'j5'  # what the plugin does, recorded as such
+    unknown = [m for m in float_modules if m not in dict(model.named_modules())]
+    if unknown: raise PidnetError(f'--float {unknown[0]}: {cfg.MODEL.NAME} has no such module; name one, e.g. pag3, spp, final_layer')
     b = get_backend(backend)
-    prepared = b.prepare(model, example_input(cfg), method, scheme=scheme)
+    prepared = b.prepare(model, example_input(cfg), method, islands(float_modules), scheme)
     ds = build_dataset(cfg, cfg.DATASET.TRAIN_SET)
-    tag = {'method': method, 'scheme': scheme, 'backend': backend, 'batches': batches, 'model': cfg.MODEL.NAME, 'weights': cfg.TEST.MODEL_FILE,
-           'weights_sha256': weights_digest(model)}
+    tag = {'kind': 'calib', 'method': method, 'scheme': scheme, 'backend': backend, 'float': list(float_modules), 'batches': batches,
+           'model': cfg.MODEL.NAME, 'weights': cfg.TEST.MODEL_FILE, 'weights_sha256': weights_digest(model)}
     return b, calibrate(b, prepared, ds, out_dir, batches, resume=resume, progress=progress, tag=tag)
 
 # %% ../nbs/11_quant.ipynb #81108d29
 def load_calibrated(cfg, model:nn.Module, calib_file='calibration/calib-checkpoint-last.pt'):
-    "(backend, prepared model, tag): a fresh prepared model with the observers of a calibration checkpoint."
+    "(backend, prepared model, tag) from a calibration or QAT checkpoint: a fresh prepared model with its state."
     calib_file = Path(calib_file)
     if not calib_file.is_file():
         raise FileNotFoundError(f'{calib_file}: no calibration checkpoint; run `pidnet-nb calibrate -c CFG` first')
@@ -305,15 +327,22 @@ def load_calibrated(cfg, model:nn.Module, calib_file='calibration/calib-checkpoi
     if not (isinstance(c, dict) and {'state', 'tag'} <= set(c)):
         raise PidnetError(f'{calib_file}: not a calibration checkpoint (it has no observer state and settings); pass the '
                           'calib-checkpoint-last.pt that `pidnet-nb calibrate` wrote')
-    tag = {'method': 'minmax', 'scheme': 'u8', 'backend': 'open', **c['tag']}
+    tag = {'kind': 'calib', 'method': 'minmax', 'scheme': 'u8', 'backend': 'open', **c['tag']}
     if 'weights_sha256' in tag and tag['weights_sha256'] != weights_digest(model):
         raise PidnetError(f'{calib_file} was calibrated on other weights than the model given ({tag.get("weights")}); '
                          'calibrate this model again: `pidnet-nb calibrate -c CFG --restart`')
+    if 'float' not in tag:
+        raise PidnetError(f'{calib_file} was made by an older pidnet_nb that did not record its float islands; '
+                          'calibrate again: `pidnet-nb calibrate -c CFG --restart`')
     b = get_backend(tag['backend'])
-    return b, load_observers(b.prepare(model, example_input(cfg), tag['method'], scheme=tag['scheme']), c['state']), tag
+    prepared = b.prepare(model, example_input(cfg), tag['method'], islands(tag['float']), tag['scheme'], qat=tag['kind'] == 'qat')
+    return b, load_observers(prepared, c['state']), tag
 
 def quantized_predictor(cfg, model:nn.Module, stage:str, calib_file='calibration/calib-checkpoint-last.pt'):
-    "(predictor, description) of the `calib` (fake-quant) or `int8` stage (the backend's integer runtime) from a calibration checkpoint."
+    "(predictor, description) of the `calib` (fake-quant) or `int8` stage (the backend's integer runtime) of a calibration or QAT checkpoint."
     b, prepared, tag = load_calibrated(cfg, model, calib_file)
-    if stage == 'calib': return b.fake_quant(prepared), f'calib: fake-quant model ({b.name} backend, {tag["method"]}, {tag["scheme"]})'
-    return b.int8(prepared, example_input(cfg), Path(calib_file).parent / 'model_int8.onnx')
+    what = f'{tag["kind"]}, {b.name} backend, {tag["method"]}, {tag["scheme"]}, float islands: {", ".join(tag["float"]) or "none"}'
+    if stage == 'calib': return b.fake_quant(prepared), f'calib: fake-quant model ({what})'
+    with tempfile.TemporaryDirectory() as tmp:  # ONNX Runtime holds the model in memory once the session is built
+        predictor, runtime = b.int8(prepared, example_input(cfg), Path(tmp) / 'model_int8.onnx')
+    return predictor, f'{runtime.split(",")[0]} ({what})'

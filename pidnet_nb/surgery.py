@@ -17,7 +17,7 @@ from .core import PidnetError, Table
 # %% auto #0
 __all__ = ['INPLACE_FUNCTIONS', 'HORIZON_PASSES', 'J5_PASSES', 'J5_OPS', 'TARGETS', 'FIXES', 'trace', 'source_of', 'keepdim_sum',
            'rewrite_rsub', 'QuantStub', 'DeQuantStub', 'add_stubs', 'split_shared_modules', 'remove_inplace',
-           'apply_surgery', 'graph_code', 'Finding', 'check_deployable']
+           'apply_surgery', 'graph_code', 'Finding', 'check_deployable', 'fold_batchnorm']
 
 # %% ../nbs/10_surgery.ipynb #e1919742
 class _Tracer(fx.Tracer):
@@ -201,3 +201,18 @@ def check_deployable(model:nn.Module, example:torch.Tensor, target:str='j5') -> 
     rows = [Finding(rule, n.name, _module_path(n), source_of(n), detail) for rule, n, detail in _findings(gm, TARGETS[target])]
     return Table([{'rule': f.rule, 'node': f.node, 'module': f.module, 'source': f.source, 'problem': f.detail, 'fix': f.fix}
                   for f in rows], title=f'{target}: {len(rows)} finding(s)')
+
+# %% ../nbs/10_surgery.ipynb #a7bd0de1
+def fold_batchnorm(model:nn.Module, inplace:bool=False) -> fx.GraphModule:
+    "A traced copy of `model` (in eval mode) with each BatchNorm that directly follows a convolution folded into it."
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+    gm = trace(model.eval()) if not inplace else fx.GraphModule(model, fx.Tracer().trace(model.eval()))
+    mods = dict(gm.named_modules())
+    for n in list(gm.graph.nodes):
+        src = n.args[0] if n.op == 'call_module' and isinstance(mods[n.target], nn.BatchNorm2d) else None
+        if isinstance(src, fx.Node) and src.op == 'call_module' and isinstance(mods[src.target], nn.Conv2d) and len(src.users) == 1:
+            parent, _, attr = src.target.rpartition('.')
+            setattr(gm.get_submodule(parent), attr, fuse_conv_bn_eval(mods[src.target], mods[n.target]))
+            n.replace_all_uses_with(src); gm.graph.erase_node(n)
+    gm.graph.lint(); gm.delete_all_unused_submodules(); gm.recompile()
+    return gm.eval()

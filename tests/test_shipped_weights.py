@@ -29,3 +29,31 @@ def test_model_card_miou_reproduces():
     scores = evaluate(model, build_dataset(cfg), progress=False, num_workers=0)
     assert scores.images == record['images'] == 233
     assert abs(100 * scores.miou - 100 * record['miou']) < 0.1
+
+
+QAT = WEIGHTS.parent / 'pidnet_s_camvid_qat.pt'  # the shipped QAT result (`pidnet-nb qat`), see the model card
+
+
+def test_qat_file_contract(tmp_path):
+    from pidnet_nb.config import load_model
+    from pidnet_nb.deploy import float_inputs
+    from pidnet_nb.quant import example_input, export_onnx, load_calibrated, weights_digest
+    cfg = get_config('camvid/pidnet_small_camvid')
+    model = load_model(cfg, verbose=False)
+    c = torch.load(QAT, weights_only=True)
+    assert QAT.stat().st_size <= 40e6 and c['tag']['kind'] == 'qat' and c['tag']['float'] == []
+    assert c['tag']['weights_sha256'] == weights_digest(model)  # started from the shipped float weights
+    backend, prepared, tag = load_calibrated(cfg, model, QAT)
+    onnx = export_onnx(backend.convert(prepared), example_input(cfg), tmp_path / 'model_int8.onnx')
+    assert float_inputs(onnx) == []  # all int8: every operation takes dequantized int8 inputs
+
+
+def test_qat_int8_miou_reproduces():
+    from pidnet_nb.config import load_model
+    from pidnet_nb.quant import quantized_predictor
+    record = json.loads((WEIGHTS.parent / 'results' / 'qat-int8.json').read_text())
+    cfg = get_config('camvid/pidnet_small_camvid')
+    predictor, what = quantized_predictor(cfg, load_model(cfg, verbose=False), 'int8', QAT)
+    scores = evaluate(predictor, build_dataset(cfg), progress=False, num_workers=0)
+    assert scores.images == record['images'] == 233
+    assert abs(100 * scores.miou - 100 * record['miou']) < 0.1
