@@ -123,7 +123,7 @@ class OpenBackend:
     def int8(self, prepared, example, path):
         "The integer model: the converted program exported to ONNX (QDQ) at `path`, run by ONNX Runtime."
         onnx_path = export_onnx(self.convert(prepared), example, path)
-        return OrtPredictor(onnx_path), f'int8: ONNX Runtime, QDQ model {onnx_path}'
+        return OrtPredictor(onnx_path), 'int8: ONNX Runtime'
 
     def qconfig_report(self, prepared, example=None, out_dir=None):
         "The quantization of every convolution (see `qconfig_report` below)."
@@ -345,4 +345,4 @@ def quantized_predictor(cfg, model:nn.Module, stage:str, calib_file='calibration
     if stage == 'calib': return b.fake_quant(prepared), f'calib: fake-quant model ({what})'
     with tempfile.TemporaryDirectory() as tmp:  # ONNX Runtime holds the model in memory once the session is built
         predictor, runtime = b.int8(prepared, example_input(cfg), Path(tmp) / 'model_int8.onnx')
-    return predictor, f'{runtime.split(",")[0]} ({what})'
+    return predictor, f'{runtime} ({what})'

@@ -213,7 +213,7 @@ def test_fewer_batches_start_over_and_say_why(tmp_path):
 
 def test_ctrl_c_keeps_the_checkpoint_and_says_how_to_resume(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != 'PIDNET_DEBUG'}
-    p = subprocess.Popen([sys.executable, '-m', 'pidnet_nb.cli', 'calibrate', '-c', CFG, '--batches', '60', '--out', str(tmp_path / 'c')],
+    p = subprocess.Popen([sys.executable, '-m', 'pidnet_nb.cli', 'calibrate', '-c', CFG, '--batches', '200', '--out', str(tmp_path / 'c')],
                          cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ckpt = tmp_path / 'c' / 'calib-checkpoint.pt'
     for _ in range(1200):
@@ -224,10 +224,10 @@ def test_ctrl_c_keeps_the_checkpoint_and_says_how_to_resume(tmp_path):
     assert p.returncode == 130, err[-2000:]
     assert 'Traceback' not in err and err.strip().splitlines()[-1] == \
         'pidnet-nb calibrate: interrupted; calibration checkpoints written so far are kept; rerun the same command to resume'
-    assert 10 <= torch.load(ckpt, weights_only=True)['batches'] < 60
-    rc, out, err = cli('calibrate', '-c', CFG, '--batches', 60, '--out', tmp_path / 'c', cwd=tmp_path)
+    assert 10 <= torch.load(ckpt, weights_only=True)['batches'] < 200
+    rc, out, err = cli('calibrate', '-c', CFG, '--batches', 200, '--out', tmp_path / 'c', cwd=tmp_path)
     assert rc == 0 and 'from the start' not in out, err[-2000:]  # the same command resumes
-    assert torch.load(tmp_path / 'c' / 'calib-checkpoint-last.pt', weights_only=True)['batches'] == 60
+    assert torch.load(tmp_path / 'c' / 'calib-checkpoint-last.pt', weights_only=True)['batches'] == 200
 
 
 # --- download ---
