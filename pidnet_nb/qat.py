@@ -78,6 +78,13 @@ def _restore(ckpt:Path, tag:dict, net:nn.Module, optimizer) -> dict:
     print(f'resumed from {ckpt} at epoch {c["epoch"]}, step {c["step"]}')
     return {k: c[k] for k in fresh}
 
+# %% ../nbs/13_qat.ipynb #69850a8d
+def _epoch_batches(dataset, epoch:int, batch_size:int, workers:int, seed:int) -> DataLoader:
+    "The batches of `epoch`: augmentation and order fixed by (seed, epoch), so a resumed run sees the same ones."
+    if hasattr(dataset, 'set_epoch'): dataset.set_epoch(epoch)
+    order = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed * 100003 + epoch))
+    return DataLoader(dataset, batch_size, sampler=order, num_workers=workers, drop_last=True)
+
 # %% ../nbs/13_qat.ipynb #192e27a0
 def fine_tune(net:nn.Module, # a QAT-prepared model, or a float model (the control); trained in place
               dataset, # (image, label, ...) items; `set_epoch` is called if it has one (`EpochSeeded`)
@@ -96,9 +103,7 @@ def fine_tune(net:nn.Module, # a QAT-prepared model, or a float model (the contr
     state = _restore(ckpt, tag, net, optimizer) if resume else {'epoch': 0, 'step': 0, 'history': [], 'seconds': 0.0}
     writer, start = SummaryWriter(str(out / 'tensorboard')), time.perf_counter() - state['seconds']
     for epoch in range(state['epoch'], epochs):
-        if hasattr(dataset, 'set_epoch'): dataset.set_epoch(epoch)
-        order = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed * 100003 + epoch))
-        for images, labels, *_ in tqdm(DataLoader(dataset, batch_size, sampler=order, num_workers=workers, drop_last=True),
+        for images, labels, *_ in tqdm(_epoch_batches(dataset, epoch, batch_size, workers, seed),
                                        desc=f'epoch {epoch + 1}/{epochs}', disable=not progress, leave=False):
             for g in optimizer.param_groups: g['lr'] = poly_lr(lr, state['step'], total)
             value = loss(net(images), labels, images)
