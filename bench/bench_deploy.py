@@ -1,11 +1,16 @@
 """Benchmark: PIDNet-S at 360x480, batch 1, every route side by side: PyTorch eager fp32, ONNX Runtime fp32, our int8
-models (every `*int8*.onnx` of a compile folder, run by ONNX Runtime), and the peers a user would pick instead,
-OpenVINO fp32 and OpenVINO + NNCF int8 (NNCF's default post-training quantization of the same fp32 ONNX file, on the
-same calibration images as ours). The OpenVINO rows need the `bench` extra (`pip install -e '.[bench]'`).
+models (every `*int8*.onnx` of a compile folder run by ONNX Runtime, and its `model_int8.xml` run by OpenVINO), and
+the peers a user would pick instead, OpenVINO on the fp32 model (in OpenVINO's default inference precision, bf16 on
+CPUs that have it) and OpenVINO + NNCF int8 (NNCF's default post-training quantization of the same fp32 ONNX file,
+on the same calibration images as ours). The peer rows need the `bench` extra (`pip install -e '.[bench]'`).
 
 Rounds interleave the routes so that load from other work on the machine hits all of them alike; latencies are
 medians over rounds, and each route also gets its spread (min..max of the round means). `--accuracy` also scores
-every int8 route on the CamVid test set. `make bench` compiles the shipped QAT file and runs:
+every route on the CamVid test set. Each run also measures the int8 peak of ONNX Runtime and of OpenVINO (one
+large 3x3 int8 convolution, `int8_peak`): PIDNet-S's multiply-accumulates at that peak are the floor of a route in
+that runtime, and every route's floor is given as a share of its latency (100%: the whole network at the speed of
+its best convolution).
+`make bench` compiles the shipped QAT file and runs:
 
     python bench/bench_deploy.py --compile compile --threads 1 2 --rounds 5 --frames 10 --accuracy --json bench/results-cpu.json
 """
@@ -16,7 +21,9 @@ import torch
 
 from pidnet_nb.config import build_dataset, get_config, load_model
 from pidnet_nb.core import write_json
-from pidnet_nb.deploy import ort_session, time_calls
+from pidnet_nb.anatomy import count_cost
+from pidnet_nb.deploy import int8_conv_model, int8_peak, ort_session, time_calls
+from pidnet_nb.model import pidnet_s
 from pidnet_nb.metrics import evaluate
 from pidnet_nb.quant import calibration_order, example_input
 
@@ -55,7 +62,9 @@ def routes(comp:Path, work:Path, cfg, batches:int) -> dict:
     found.update({f'onnxruntime int8 ({p.stem})': p for p in sorted(comp.glob('*int8*.onnx'))})
     found.update({f'openvino int8 ({p.stem})': p for p in sorted(comp.glob('*int8*.xml'))})
     if importlib.util.find_spec('openvino') and importlib.util.find_spec('nncf'):
-        found['openvino fp32'] = Path('openvino:' + str(comp / 'model_fp32.onnx'))
+        import openvino as ov  # its default inference precision on this CPU (bf16 where the CPU has it) names the row
+        hint = ov.Core().get_property('CPU', 'INFERENCE_PRECISION_HINT').to_string()
+        found[f'openvino fp32 model ({hint} inference)'] = Path('openvino:' + str(comp / 'model_fp32.onnx'))
         found['openvino+nncf int8 (default PTQ)'] = nncf_int8(comp / 'model_fp32.onnx', cfg, batches, work)
     return found
 
@@ -73,14 +82,22 @@ def measure(model, x, files:dict, threads:int, rounds:int, frames:int) -> dict:
     return {'median_ms': ms, 'range_ms': {k: [min(v), max(v)] for k, v in means.items()}, 'fps': {k: 1e3 / v for k, v in ms.items()}}
 
 
+def floor_shares(ms:dict, work:Path, threads:int, gmac:float) -> dict:
+    "Each runtime's int8 peak (GMAC/s) and floor (ms), and every route's floor as a share of its latency (%)."
+    conv = int8_conv_model(work / 'one_conv.onnx')
+    peak = {rt: int8_peak(conv, threads, rt) for rt in ('onnxruntime', 'openvino') if importlib.util.find_spec(rt)}
+    floor = {rt: 1e3 * gmac / p for rt, p in peak.items()}
+    runtime = lambda k: next((rt for rt in floor if k.startswith(rt)), None)
+    return {'peak_gmacs': peak, 'floor_ms': floor, 'share_of_floor': {k: 100 * floor[runtime(k)] / v for k, v in ms.items() if runtime(k)}}
+
+
 def accuracy(files:dict, cfg, threads:int) -> dict:
-    "CamVid test mIoU (%) of every int8 route."
+    "CamVid test mIoU (%) of every route but PyTorch eager (the float model's own score)."
     ds = build_dataset(cfg)
     out = {}
     for k, p in files.items():
-        if 'int8' not in k: continue
         run = runner(p, threads)
-        out[k] = 100 * evaluate(lambda x: torch.from_numpy(run(x.numpy())), ds, progress=False).miou
+        out[k] = 100 * evaluate(lambda x: torch.from_numpy(run(x.numpy())), ds, progress=False, num_workers=0).miou  # no fork beside OpenVINO's threads
         print(f'{k}: mIoU {out[k]:.2f}', flush=True)
     return out
 
@@ -92,7 +109,7 @@ def main(argv=None):
     p.add_argument('--rounds', type=int, default=5)
     p.add_argument('--frames', type=int, default=10, help='timed runs per route and round')
     p.add_argument('--calib-batches', type=int, default=100, help="NNCF's calibration images (ours: the calibration's)")
-    p.add_argument('--accuracy', action='store_true', help='also score every int8 route on the CamVid test set')
+    p.add_argument('--accuracy', action='store_true', help='also score every route on the CamVid test set')
     p.add_argument('--json', default=None)
     p.add_argument('opts', nargs=argparse.REMAINDER, help='KEY VALUE config overrides (e.g. TEST.MODEL_FILE)')
     args = p.parse_args(argv)
@@ -101,9 +118,11 @@ def main(argv=None):
     work = Path(tempfile.mkdtemp(prefix='bench_'))
     files = routes(Path(args.compile), work, cfg, args.calib_batches)
     result = {'machine': machine(), 'rounds': args.rounds, 'frames': args.frames, 'input': list(x.shape),
+              'gmac': count_cost(pidnet_s(num_classes=cfg.DATASET.NUM_CLASSES), tuple(x.shape[2:]))['macs'] / 1e9,
               'routes': {k: str(v).replace(str(work), '<bench>') for k, v in files.items()}, 'by_threads': {}}
     for threads in args.threads:
         result['by_threads'][threads] = r = measure(model, x, files, threads, args.rounds, args.frames)
+        r.update(floor_shares(r['median_ms'], work, threads, result['gmac']))
         print(f'{threads} thread(s): ' + ', '.join(f'{k} {v:.1f} ms' for k, v in r['median_ms'].items()), flush=True)
     if args.accuracy: result['miou'] = accuracy(files, cfg, max(args.threads))
     if args.json: write_json(result, args.json)

@@ -13,7 +13,8 @@ from torch import nn
 
 from .core import Table
 from .metrics import Scores, confusion_matrix, predict_logits
-from .quant import export_for_quant, module_name
+from .quant import export_for_quant, override_for
+from .surgery import module_name
 
 # %% auto #0
 __all__ = ['StageComparison', 'compare_stages', 'sqnr', 'layer_sqnr', 'precision_debug', 'check_overrides']
@@ -114,7 +115,7 @@ def check_overrides(model, example:torch.Tensor, overrides:dict) -> Table:
     gm = export_for_quant(model, example)
     conv, rows = torch.ops.aten.conv2d.default, []
     for n in gm.graph.nodes:
-        if n.op == 'call_function' and n.target is conv and overrides.get(module_name(n)) == 'float_output':
+        if n.op == 'call_function' and n.target is conv and override_for(overrides, module_name(n)) == 'float_output':
             todo, seen = list(n.users), set()
             while todo:
                 u = todo.pop()

@@ -11,10 +11,16 @@ from pathlib import Path
 
 from .anatomy import cost_table, official_parity, shape_walk
 from .config import build_dataset, get_config, load_model
-from .core import PidnetError, write_json
+from .core import PidnetError, Table, write_json
+from .data import CAMVID, CITYSCAPES
+from .demo import run_demo
+from .deploy import bench_gpu, bench_onnx, bench_torch, board_script, compile_config, parse_hrt_perf
 from .download import data_home, download_camvid
+from .masks import infer_folder
 from .metrics import evaluate
 from .model import pidnet_s
+from .qat import qat_config
+from .quant import calibrate_config, example_input, load_calibrated, need_openvino, quantized_predictor, RUNTIMES
 from .train import train
 
 # %% auto #0
@@ -44,13 +50,13 @@ STAGES = {'float': 'float', 'calib': 'calib', 'int8': 'int8', 'int_infer': 'int8
 
 def cmd_eval(args):
     "Evaluate a stage (float, calib, int8) of the model on the config's test split; per-class IoU table, optional JSON."
+    if args.runtime == 'openvino': need_openvino()  # before any work
     cfg = get_config(args.cfg, args.opts)
     stage = STAGES[args.stage]
     model = load_model(cfg)
     if stage == 'float': predictor, what, device = model.to(args.device), 'float: PyTorch model', args.device
     else:
-        from pidnet_nb.quant import quantized_predictor
-        (predictor, what), device = quantized_predictor(cfg, model, stage, args.calib), 'cpu'
+        (predictor, what), device = quantized_predictor(cfg, model, stage, args.calib, args.runtime), 'cpu'
     print(what)
     ds = build_dataset(cfg)
     batch = cfg.TEST.BATCH_SIZE_PER_GPU if stage == 'float' else 1
@@ -75,7 +81,6 @@ def cmd_train(args):
 # %% ../nbs/09_cli.ipynb #82f16626
 def cmd_calibrate(args):
     "Calibrate the float model on TRAIN_SET images; checkpoints and calib-checkpoint-last.pt go to --out."
-    from pidnet_nb.quant import calibrate_config, example_input
     cfg = get_config(args.cfg, args.opts)
     backend, prepared = calibrate_config(cfg, load_model(cfg), args.out, args.batches, args.method, args.backend,
                                          resume=not args.restart, scheme=args.scheme, float_modules=args.float)
@@ -85,11 +90,9 @@ def cmd_calibrate(args):
 
 def cmd_qat(args):
     "Quantization-aware training from a calibration (--control: the same fine-tuning in float); the result goes to --out."
-    from pidnet_nb.qat import qat_config
     cfg = get_config(args.cfg, args.opts)
     model = load_model(cfg)
     if args.float is not None:  # the islands come from the calibration; a different list is a mistake
-        from pidnet_nb.quant import load_calibrated
         had = load_calibrated(cfg, model, args.calib)[2]['float']
         if sorted(had) != sorted(args.float):
             raise PidnetError(f'--float {" ".join(args.float) or "(none)"}: {args.calib} was calibrated with float islands '
@@ -101,7 +104,6 @@ def cmd_qat(args):
 # %% ../nbs/09_cli.ipynb #26abb5e0
 def cmd_compile(args):
     "Export, quantize and optimize for ONNX Runtime; check, perf and graph reports in --out."
-    from pidnet_nb.deploy import compile_config
     cfg = get_config(args.cfg, args.opts)
     summary = compile_config(cfg, load_model(cfg), args.calib, args.out)
     shown = ('files', 'nodes', 'float_convolutions', 'parity', 'check', 'perf')  # the open path's and the horizon path's
@@ -110,19 +112,16 @@ def cmd_compile(args):
 
 # %% ../nbs/09_cli.ipynb #97abede8
 def perf_models(paths:list) -> list:
-    "ONNX files to measure: each path itself, or a compile folder's fp32 and int8 models."
+    "Models to measure: each path itself, or a compile folder's fp32 and int8 ONNX models and its OpenVINO model if any."
     out = []
     for p in map(Path, paths):
-        if p.is_dir(): out += [p / 'model_fp32.onnx', p / 'model_int8.onnx']
+        if p.is_dir(): out += [p / 'model_fp32.onnx', p / 'model_int8.onnx', *p.glob('model_int8.xml')]
         elif p.is_file(): out.append(p)
         else: raise FileNotFoundError(f'{p}: no such ONNX file or compile folder; run `pidnet-nb compile -c CFG` first')
     return out
 
 def cmd_perf(args):
-    "Latency (1 thread) and throughput (--threads) of ONNX models, side by side; --device cuda: the GPU fast path."
-    from pidnet_nb.core import Table
-    from pidnet_nb.deploy import bench_gpu, bench_onnx, bench_torch
-    from pidnet_nb.quant import example_input
+    "Latency (1 thread) and throughput (--threads) of ONNX and OpenVINO models, side by side; --device cuda: the GPU fast path."
     rows = []
     if args.device == 'cuda':
         cfg = get_config(args.cfg, args.opts)
@@ -144,24 +143,24 @@ def cmd_perf(args):
 def stage_predictors(cfg, # the config
                      model, # the float model
                      stages:list, # stage names: float, calib, int8
-                     calib_file # calibration checkpoint of calib and int8
+                     calib_file, # calibration checkpoint of calib and int8
+                     runtime:str='onnxruntime' # the int8 runtime (see `RUNTIMES`)
                     ) -> dict:
     "{stage: predictor} for each of `stages`, printing what each one is."
-    from pidnet_nb.quant import quantized_predictor
     out = {}
     for s in stages:
-        out[s], what = (model, 'float: PyTorch model') if s == 'float' else quantized_predictor(cfg, model, s, calib_file)
+        out[s], what = (model, 'float: PyTorch model') if s == 'float' else quantized_predictor(cfg, model, s, calib_file, runtime)
         print(what)
     return out
 
 # %% ../nbs/09_cli.ipynb #57b5713a
 def cmd_infer(args):
     "Colour masks and side-by-side pictures of every image in --input, written to --output (--stage all: every stage)."
-    from pidnet_nb.masks import infer_folder
+    if args.runtime == 'openvino': need_openvino()  # before any work
     cfg = get_config(args.cfg, args.opts)
     if not cv2.haveImageWriter(f'x{args.ext}'): raise PidnetError(f'--ext {args.ext}: OpenCV cannot write that file type; use .png or .jpg')
     stages = ['float', 'calib', 'int8'] if args.stage == 'all' else [STAGES[args.stage]]
-    predictors = stage_predictors(cfg, load_model(cfg), stages, args.calib)
+    predictors = stage_predictors(cfg, load_model(cfg), stages, args.calib, args.runtime)
     w, h = cfg.TEST.IMAGE_SIZE
     written, skipped = infer_folder(predictors if args.stage == 'all' else predictors[stages[0]], _classes(cfg), args.input,
                                     args.output, size=(h, w), ext=args.ext, align_corners=cfg.MODEL.ALIGN_CORNERS)
@@ -173,7 +172,6 @@ def cmd_infer(args):
 
 def _classes(cfg):
     "The class names and colours of the config's dataset, without reading the dataset."
-    from pidnet_nb.data import CAMVID, CITYSCAPES
     known = {'camvid': CAMVID, 'cityscapes': CITYSCAPES}
     if cfg.DATASET.DATASET not in known: raise PidnetError(f'DATASET.DATASET {cfg.DATASET.DATASET!r} unknown; choose one of {sorted(known)}')
     return known[cfg.DATASET.DATASET]
@@ -181,8 +179,6 @@ def _classes(cfg):
 # %% ../nbs/09_cli.ipynb #336a376a
 def cmd_board(args):
     "The J5 board step: --hbm writes the `hrt_model_exec perf` script; --parse reads its logs into a latency/FPS table."
-    from pidnet_nb.core import Table
-    from pidnet_nb.deploy import board_script, parse_hrt_perf
     if not (args.hbm or args.parse):
         raise PidnetError('give --hbm MODEL.hbm (write the board script) or --parse LOG ... (read what it printed)')
     if args.hbm and not Path(args.hbm).is_file(): raise FileNotFoundError(f'{args.hbm}: no such model; `pidnet-nb compile --backend horizon` writes model.hbm')
@@ -197,7 +193,6 @@ def cmd_board(args):
 # %% ../nbs/09_cli.ipynb #e7ca0f23
 def cmd_demo(args):
     "Run the tutorial's stages end to end on CamVid and write report/index.html."
-    from pidnet_nb.demo import run_demo
     run_demo(args.out, args.data, args.calib_batches, args.frames, args.limit)
 
 # %% ../nbs/09_cli.ipynb #04a04bc5
@@ -219,10 +214,11 @@ def _stage_args(s, # a subcommand's parser
                 stage:bool=True, # add --stage
                 every:bool=False # also accept `--stage all` (infer: float, calib and int8 side by side)
                ):
-    "Add the arguments that choose a model stage (`--stage`) and its calibration checkpoint (`--calib`)."
+    "Add the arguments that choose a model stage (`--stage`), its calibration checkpoint (`--calib`) and the int8 runtime."
     if stage: s.add_argument('--stage', default='float', choices=list(STAGES) + ['all'] * every,
                              help='model stage' + ('; all: float, calib and int8 side by side' if every else ''))
     s.add_argument('--calib', default='calibration/calib-checkpoint-last.pt', help='calibration checkpoint (calib, int8)')
+    if stage: s.add_argument('--runtime', default='onnxruntime', choices=list(RUNTIMES), help='int8 runtime (openvino: needs OpenVINO)')
 
 # %% ../nbs/09_cli.ipynb #7dbe84e3
 def _summary_args(s):

@@ -8,7 +8,8 @@ import math
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'THIRD_PARTY_NOISE', 'Table', 'read_rgb', 'to_input', 'package_file', 'checkout_dir',
-           'project_file', 'atomic_write', 'write_json', 'quiet_third_party', 'PidnetError', 'load_tensors']
+           'project_file', 'atomic_path', 'atomic_write', 'atomic_save', 'write_json', 'quiet_third_party',
+           'PidnetError', 'load_tensors']
 
 # %% ../nbs/00_core.ipynb #85aa787c
 class Table:
@@ -81,15 +82,27 @@ def project_file(path) -> Path:
     return checkout_dir() / p
 
 # %% ../nbs/00_core.ipynb #1d077cb1
-import json
+import contextlib, json
+
+@contextlib.contextmanager
+def atomic_path(path):
+    "A temporary path beside `path` (same suffix) to write to: renamed over `path` when the block ends, removed if it fails."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f'.{path.stem}.{os.getpid()}.tmp{path.suffix}')
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
 
 def atomic_write(path, data:str|bytes) -> Path:
-    "Write `data` to `path` atomically: a temporary file in the same folder, then a rename."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    tmp.write_bytes(data) if isinstance(data, bytes) else tmp.write_text(data)
-    os.replace(tmp, path)
-    return path
+    "Write `data` (text or bytes) to `path` atomically."
+    with atomic_path(path) as tmp: tmp.write_bytes(data) if isinstance(data, bytes) else tmp.write_text(data)
+    return Path(path)
+
+def atomic_save(obj, path) -> Path:
+    "`torch.save` `obj` to `path` atomically (checkpoints, weights)."
+    with atomic_path(path) as tmp: torch.save(obj, tmp)
+    return Path(path)
 
 def _finite(o):
     "`o` with every NaN or infinite float replaced by None, recursively."

@@ -7,7 +7,13 @@ from __future__ import annotations
 import base64, io, json, os, time
 from pathlib import Path
 
+from .config import build_dataset, get_config, load_model
 from .core import Table, atomic_write, project_file, write_json
+from .deploy import bench_onnx, bench_torch, compile_config, html_page, html_table
+from .masks import mask_grid, StagePredictions
+from .metrics import evaluate
+from .qat import SHIPPED_QAT
+from .quant import calibrate_config, example_input, OrtPredictor, quantized_predictor
 
 # %% auto #0
 __all__ = ['figure_png', 'class_chart', 'latency_chart', 'report_html', 'run_demo']
@@ -41,7 +47,6 @@ def latency_chart(perf:list):
 
 def report_html(results:Table, scores:dict, perf:list, summary:dict, masks_fig, seconds:float) -> str:
     "The demo's self-contained HTML report."
-    from pidnet_nb.deploy import html_page, html_table
     pre = lambda o: f'<pre>{json.dumps(o, indent=1)}</pre>'
     return html_page('PIDNet-S on CamVid: float to int8',
                      f'<p>{results.title}; the whole run took {seconds:.0f} s.</p>', html_table(results.rows),
@@ -60,12 +65,6 @@ def run_demo(out='report', # report folder
              progress:bool=True # show progress bars
             ) -> dict:
     "Run every stage on CamVid with the shipped weights; write `out`/index.html, results.json and masks.png."
-    from pidnet_nb.config import build_dataset, get_config, load_model
-    from pidnet_nb.deploy import bench_onnx, bench_torch, compile_config
-    from pidnet_nb.masks import StagePredictions, mask_grid
-    from pidnet_nb.metrics import evaluate
-    from pidnet_nb.qat import SHIPPED_QAT
-    from pidnet_nb.quant import OrtPredictor, calibrate_config, example_input, quantized_predictor
     start, out = time.time(), Path(out)
     cfg = get_config('camvid/pidnet_small_camvid', ['DATASET.ROOT', str(data)] if data else [])
     model, test = load_model(cfg), build_dataset(cfg)

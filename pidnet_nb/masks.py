@@ -12,9 +12,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .core import read_rgb, to_input
-from .data import IGNORE, Classes, colorize
+from .core import atomic_path, read_rgb, to_input
+from .data import Classes, colorize, IGNORE, legend
 from .metrics import Scores, confusion_matrix, predict_logits
+from .quant import calibrate_config, example_input, export_onnx, OrtPredictor
 
 # %% auto #0
 __all__ = ['IMAGE_SUFFIXES', 'overlay', 'disagreement', 'StagePredictions', 'grid_row', 'mask_grid', 'quantized_stages',
@@ -83,7 +84,6 @@ def grid_row(preds:StagePredictions, i:int, alpha:float=0.6, diff:tuple|None=Non
 def mask_grid(preds:StagePredictions, indices, alpha:float=0.6, width:float=3.0):
     "A matplotlib figure: one row per image index, columns as in `grid_row`, and a legend."
     import matplotlib.pyplot as plt
-    from pidnet_nb.data import legend
     indices = list(indices)
     cols = len(preds.predictors) + 3
     image = preds.item(indices[0])[0]
@@ -101,7 +101,6 @@ def mask_grid(preds:StagePredictions, indices, alpha:float=0.6, width:float=3.0)
 def quantized_stages(cfg, model, calib_batches:int=8, work_dir=None) -> dict:
     "{'float', 'calib', 'int8'} predictors for `model`: a quick calibration on `calib_batches` training images."
     import tempfile
-    from pidnet_nb.quant import OrtPredictor, calibrate_config, example_input, export_onnx
     work = Path(work_dir or tempfile.mkdtemp())
     backend, prepared = calibrate_config(cfg, model, work / 'calibration', batches=calib_batches, progress=False)
     int8 = OrtPredictor(export_onnx(backend.convert(prepared), example_input(cfg), work / 'model_int8.onnx'))
@@ -201,10 +200,8 @@ def stages_picture(rgb:np.ndarray, # RGB uint8 image
 
 # %% ../nbs/15_masks.ipynb #69989220
 def _write_image(path:Path, rgb:np.ndarray) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.stem}.{os.getpid()}{path.suffix}')
-    if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)): raise OSError(f'{path}: could not be written')
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)): raise OSError(f'{path}: could not be written')
     return path
 
 def write_single(out:Path, # output folder

@@ -14,9 +14,9 @@ from torch.utils.data import DataLoader, RandomSampler
 from tqdm.auto import tqdm
 
 from .config import build_dataset
-from .core import PidnetError, load_tensors
+from .core import atomic_save, load_tensors, PidnetError
 from .quant import islands, load_calibrated, load_observers
-from .train import EpochSeeded, _rng_state, atomic_save, export_weights, ohem_cross_entropy, poly_lr
+from .train import EpochSeeded, _rng_state, export_weights, ohem_cross_entropy, poly_lr
 
 # %% auto #0
 __all__ = ['LOSSES', 'SHIPPED_QAT', 'init_from_calibration', 'main_loss', 'distillation_loss', 'fine_tune', 'qat_config']

@@ -11,16 +11,16 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .core import PidnetError, Table, load_tensors
-from .surgery import HORIZON_PASSES, add_stubs, apply_surgery, fold_batchnorm, keepdim_sum, rewrite_rsub
-from .train import atomic_save
+from .config import build_dataset
+from .core import PidnetError, Table, atomic_path, atomic_save, atomic_write, load_tensors
+from .surgery import HORIZON_PASSES, add_stubs, apply_surgery, fold_batchnorm, keepdim_sum, module_name, rewrite_rsub
 
 # %% auto #0
-__all__ = ['CALIBRATION_METHODS', 'ACTIVATION_SCHEMES', 'DEFAULT_OVERRIDES', 'BACKENDS', 'islands', 'module_name', 'override_for',
+__all__ = ['CALIBRATION_METHODS', 'ACTIVATION_SCHEMES', 'DEFAULT_OVERRIDES', 'BACKENDS', 'RUNTIMES', 'islands', 'override_for',
            'make_quantizer', 'export_for_quant', 'OpenBackend', 'HorizonSteps', 'horizon_available', 'HorizonBackend',
            'get_backend', 'qconfig_report', 'load_observers', 'calibration_order', 'calibrate', 'export_onnx',
-           'OrtPredictor', 'example_input', 'weights_digest', 'calibrate_config', 'load_calibrated',
-           'quantized_predictor']
+           'OrtPredictor', 'openvino_form', 'need_openvino', 'write_openvino', 'OpenVinoPredictor', 'runtime_predictor',
+           'example_input', 'weights_digest', 'calibrate_config', 'load_calibrated', 'quantized_predictor']
 
 # %% ../nbs/11_quant.ipynb #d9e2b9eb
 CALIBRATION_METHODS = ('minmax', 'histogram', 'ema')
@@ -48,11 +48,6 @@ def _specs(method:str, scheme:str='u8', qat:bool=False):
     else: act, weight = observers[method].with_args(eps=2 ** -12), PerChannelMinMaxObserver.with_args(eps=2 ** -12)
     return (QuantizationSpec(**a, is_dynamic=False, observer_or_fake_quant_ctr=act),
             QuantizationSpec(**w, is_dynamic=False, observer_or_fake_quant_ctr=weight))
-
-def module_name(node) -> str:
-    "The qualified name of the module that created an exported graph node ('' at top level)."
-    stack = node.meta.get('nn_module_stack')
-    return next(reversed(stack.values()))[0] if stack else ''
 
 def override_for(overrides:dict, name:str) -> str|None:
     "The override of module `name`, or of its nearest parent listed in `overrides`."
@@ -100,6 +95,8 @@ def export_for_quant(model:nn.Module, example:torch.Tensor) -> torch.fx.GraphMod
     "The graph the open backend quantizes: BatchNorm folded, J5's surgery passes, `torch.export` at `example`'s shape."
     return torch.export.export(apply_surgery(fold_batchnorm(model), (keepdim_sum, rewrite_rsub)), (example,)).module()
 
+
+# %% ../nbs/11_quant.ipynb #69d5e33b
 class OpenBackend:
     "torchao PT2E: torch.export, J5Quantizer, prepare_pt2e, calibrate, convert_pt2e."
     name = 'open'
@@ -120,10 +117,9 @@ class OpenBackend:
 
     convert = fake_quant  # PT2E's reference model is the integer model in Q/DQ form; ONNX Runtime runs it in int8
 
-    def int8(self, prepared, example, path):
-        "The integer model: the converted program exported to ONNX (QDQ) at `path`, run by ONNX Runtime."
-        onnx_path = export_onnx(self.convert(prepared), example, path)
-        return OrtPredictor(onnx_path), 'int8: ONNX Runtime'
+    def int8(self, prepared, example, path, runtime:str='onnxruntime'):
+        "The integer model: the converted program exported to ONNX (QDQ) at `path`, run by `runtime` (see `RUNTIMES`)."
+        return runtime_predictor(export_onnx(self.convert(prepared), example, path), runtime)
 
     def qconfig_report(self, prepared, example=None, out_dir=None):
         "The quantization of every convolution (see `qconfig_report` below)."
@@ -150,8 +146,9 @@ class HorizonSteps:
         from horizon_plugin_pytorch.quantization import convert_fx
         return convert_fx(self.fake_quant(prepared))
 
-    def int8(self, prepared, example, path):
+    def int8(self, prepared, example, path, runtime:str='onnxruntime'):
         "The integer model run by PyTorch, as the walkthrough's `int_infer` does (a `convert_fx` model has no ONNX export)."
+        if runtime != 'onnxruntime': raise PidnetError(f"--runtime {runtime}: a horizon calibration runs in the plugin's own model; drop --runtime")
         return self.convert(prepared).eval(), "int8: the plugin's converted model, run by PyTorch"
 
     def qconfig_report(self, prepared, example, out_dir=None) -> str:
@@ -263,15 +260,12 @@ def calibrate(backend, prepared, dataset, out_dir='calibration', batches:int=100
 # %% ../nbs/11_quant.ipynb #156c1bfb
 def export_onnx(model:nn.Module, example:torch.Tensor, path) -> Path:
     "Export `model` for inputs shaped like `example` to ONNX at `path` (written atomically)."
-    import contextlib, io, os
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.stem}.{os.getpid()}.onnx')
+    import contextlib, io
     model.eval()  # PT2E models: torchao moves the ops to eval mode but leaves the flag (and returns None)
     model.training = False
-    with contextlib.redirect_stdout(io.StringIO()):
+    with atomic_path(path) as tmp, contextlib.redirect_stdout(io.StringIO()):
         torch.onnx.export(model, (example,), dynamo=True, input_names=['image'], output_names=['logits']).save(str(tmp))
-    os.replace(tmp, path)
-    return path
+    return Path(path)
 
 class OrtPredictor:
     "An ONNX Runtime session as a predictor: normalised image batch in, logits out (CPU)."
@@ -285,6 +279,60 @@ class OrtPredictor:
 
     def __call__(self, images:torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.session.run(None, {self.input: images.cpu().numpy()})[0])
+
+# %% ../nbs/11_quant.ipynb #c960a8bb
+def openvino_form(src, dst) -> Path:
+    "`src` (a QDQ ONNX model) without the Q/DQ pair between a `Concat` and a `BatchNormalization`, which OpenVINO 2026.4 crashes on."
+    import onnx
+    m = onnx.load(str(src))
+    producer = {o: n for n in m.graph.node for o in n.output}
+    op = lambda name: getattr(producer.get(name), 'op_type', None)
+    for n in m.graph.node:
+        if n.op_type == 'BatchNormalization' and op(n.input[0]) == 'DequantizeLinear':
+            q = producer[n.input[0]].input[0]
+            if op(q) == 'QuantizeLinear' and op(producer[q].input[0]) == 'Concat': n.input[0] = producer[q].input[0]
+    while True:  # the pairs nobody reads any more
+        read = {i for n in m.graph.node for i in n.input} | {o.name for o in m.graph.output}
+        unread = [n for n in m.graph.node if n.op_type in ('QuantizeLinear', 'DequantizeLinear') and n.output[0] not in read]
+        if not unread: break
+        for n in unread: m.graph.node.remove(n)
+    return atomic_write(dst, m.SerializeToString())
+
+# %% ../nbs/11_quant.ipynb #75e8b234
+def need_openvino():
+    "The `openvino` module, or one line saying how to install it."
+    if importlib.util.find_spec('openvino') is None: raise PidnetError('--runtime openvino needs OpenVINO: pip install openvino')
+    import openvino
+    return openvino
+
+def write_openvino(onnx_path, xml_path) -> Path:
+    "The OpenVINO IR (`xml_path` and its `.bin`) of a QDQ ONNX model, through `openvino_form`; nothing half-written is left."
+    ov, xml_path = need_openvino(), Path(xml_path)
+    xml_path.unlink(missing_ok=True)  # never an old graph beside new weights: the .bin is renamed into place first
+    weights = atomic_path(xml_path.with_suffix('.bin'))  # save_model writes the .bin beside the .xml, under this very name
+    with tempfile.TemporaryDirectory() as d, atomic_path(xml_path) as xml, weights:
+        ov.save_model(ov.convert_model(str(openvino_form(onnx_path, Path(d) / 'form.onnx'))), str(xml), compress_to_fp16=False)
+    return xml_path
+
+class OpenVinoPredictor:
+    "An OpenVINO CPU model (`.xml` IR or ONNX) as a predictor: OpenVINO's defaults, `threads` inference threads if given."
+    def __init__(self, path, threads:int|None=None):
+        self.path = Path(path)
+        self.model = need_openvino().Core().compile_model(str(path), 'CPU', {'INFERENCE_NUM_THREADS': threads} if threads else {})
+        self.precision = self.model.get_property('INFERENCE_PRECISION_HINT').to_string()  # of what is not int8: bf16 on CPUs that have it
+
+    def __call__(self, images:torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.model(images.cpu().numpy())[0].copy())
+
+RUNTIMES = {'onnxruntime': OrtPredictor, 'openvino': OpenVinoPredictor}
+
+# %% ../nbs/11_quant.ipynb #ba45591d
+def runtime_predictor(onnx_path, runtime:str='onnxruntime') -> tuple:
+    "(predictor, description) of a QDQ ONNX model in `runtime`: ONNX Runtime on the file itself, OpenVINO on its IR written beside it."
+    if runtime not in RUNTIMES: raise PidnetError(f'--runtime {runtime}: unknown; choose one of {list(RUNTIMES)}')
+    if runtime == 'onnxruntime': return OrtPredictor(onnx_path), 'int8: ONNX Runtime'
+    p = OpenVinoPredictor(write_openvino(onnx_path, Path(onnx_path).with_suffix('.xml')))
+    return p, f'int8: OpenVINO (default settings: {p.precision} where not int8)'
 
 # %% ../nbs/11_quant.ipynb #bcc6086e
 def example_input(cfg) -> torch.Tensor:
@@ -304,7 +352,6 @@ def weights_digest(model:nn.Module) -> str:
 def calibrate_config(cfg, model:nn.Module, out_dir='calibration', batches:int=100, method:str='minmax',
                      backend:str='open', resume:bool=True, progress:bool=True, scheme:str='u8', float_modules=()):
     "Calibrate `model` on `cfg.DATASET.TRAIN_SET`, `float_modules` left in float; checkpoints in `out_dir`; returns (backend, prepared)."
-    from pidnet_nb.config import build_dataset
     if backend == 'horizon' and (method, scheme) != ('minmax', 'u8'):
         raise PidnetError("--method and --scheme choose the open backend's observers; the horizon backend uses the plugin's calibration qconfig")
     if backend == 'horizon': method, scheme = 'plugin', 'j5'  # what the plugin does, recorded as such
@@ -338,11 +385,11 @@ def load_calibrated(cfg, model:nn.Module, calib_file='calibration/calib-checkpoi
     prepared = b.prepare(model, example_input(cfg), tag['method'], islands(tag['float']), tag['scheme'], qat=tag['kind'] == 'qat')
     return b, load_observers(prepared, c['state']), tag
 
-def quantized_predictor(cfg, model:nn.Module, stage:str, calib_file='calibration/calib-checkpoint-last.pt'):
+def quantized_predictor(cfg, model:nn.Module, stage:str, calib_file='calibration/calib-checkpoint-last.pt', runtime:str='onnxruntime'):
     "(predictor, description) of the `calib` (fake-quant) or `int8` stage (the backend's integer runtime) of a calibration or QAT checkpoint."
     b, prepared, tag = load_calibrated(cfg, model, calib_file)
     what = f'{tag["kind"]}, {b.name} backend, {tag["method"]}, {tag["scheme"]}, float islands: {", ".join(tag["float"]) or "none"}'
     if stage == 'calib': return b.fake_quant(prepared), f'calib: fake-quant model ({what})'
-    with tempfile.TemporaryDirectory() as tmp:  # ONNX Runtime holds the model in memory once the session is built
-        predictor, runtime = b.int8(prepared, example_input(cfg), Path(tmp) / 'model_int8.onnx')
-    return predictor, f'{runtime} ({what})'
+    with tempfile.TemporaryDirectory() as tmp:  # both runtimes have read the model once it is loaded (Linux)
+        predictor, runs = b.int8(prepared, example_input(cfg), Path(tmp) / 'model_int8.onnx', runtime)
+    return predictor, f'{runs} ({what})'

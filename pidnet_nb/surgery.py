@@ -17,7 +17,7 @@ from .core import PidnetError, Table
 # %% auto #0
 __all__ = ['INPLACE_FUNCTIONS', 'HORIZON_PASSES', 'J5_PASSES', 'J5_OPS', 'TARGETS', 'FIXES', 'trace', 'source_of', 'keepdim_sum',
            'rewrite_rsub', 'QuantStub', 'DeQuantStub', 'add_stubs', 'split_shared_modules', 'remove_inplace',
-           'apply_surgery', 'graph_code', 'Finding', 'check_deployable', 'fold_batchnorm']
+           'apply_surgery', 'graph_code', 'Finding', 'module_name', 'check_deployable', 'fold_batchnorm']
 
 # %% ../nbs/10_surgery.ipynb #e1919742
 class _Tracer(fx.Tracer):
@@ -168,7 +168,8 @@ class Finding:
     @property
     def fix(self): return FIXES[self.rule]
 
-def _module_path(node):
+def module_name(node) -> str:
+    "The qualified name of the module that created a graph node (exported or traced; '' at top level)."
     stack = node.meta.get('nn_module_stack') or {}
     return next(reversed(stack.values()))[0] if stack else (node.target if node.op == 'call_module' else '')
 
@@ -198,7 +199,7 @@ def check_deployable(model:nn.Module, example:torch.Tensor, target:str='j5') -> 
     if target not in TARGETS: raise PidnetError(f'unknown target {target!r}; choose one of {sorted(TARGETS)}')
     gm = trace(model).eval()
     with torch.no_grad(): ShapeProp(gm).propagate(example)
-    rows = [Finding(rule, n.name, _module_path(n), source_of(n), detail) for rule, n, detail in _findings(gm, TARGETS[target])]
+    rows = [Finding(rule, n.name, module_name(n), source_of(n), detail) for rule, n, detail in _findings(gm, TARGETS[target])]
     return Table([{'rule': f.rule, 'node': f.node, 'module': f.module, 'source': f.source, 'problem': f.detail, 'fix': f.fix}
                   for f in rows], title=f'{target}: {len(rows)} finding(s)')
 

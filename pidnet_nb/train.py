@@ -15,14 +15,14 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
 from .config import build_dataset, build_model
-from .core import PidnetError, load_tensors
+from .core import PidnetError, atomic_save, load_tensors
 from .data import IGNORE
 from .metrics import evaluate
 from .model import load_pretrained
 
 # %% auto #0
-__all__ = ['ohem_cross_entropy', 'boundary_bce', 'boundary_aware_target', 'PIDNetLoss', 'EpochSeeded', 'atomic_save',
-           'export_weights', 'poly_lr', 'train']
+__all__ = ['ohem_cross_entropy', 'boundary_bce', 'boundary_aware_target', 'PIDNetLoss', 'EpochSeeded', 'export_weights',
+           'poly_lr', 'train']
 
 # %% ../nbs/07_train.ipynb #c8dd77ef
 def ohem_cross_entropy(logits, target, thresh:float=0.9, min_kept:int=131072, ignore:int=IGNORE):
@@ -82,13 +82,6 @@ class EpochSeeded(Dataset):
         return self.transform(*self.ds.load(i), rng=random.Random(f'{self.seed}:{self.epoch}:{i}'))
 
 # %% ../nbs/07_train.ipynb #1c0b5992
-def atomic_save(obj, path):
-    "`torch.save` to a temporary file beside `path`, then rename over it."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
 def export_weights(model:nn.Module, path, **meta):
     "Save `model`'s state dict in half precision (integer buffers kept) with `meta`, as the shipped weights."
     sd = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}

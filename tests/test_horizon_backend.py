@@ -53,6 +53,14 @@ def test_calibrate_follows_the_walkthrough(calibrated, plugin, tmp_path):
     assert (tmp_path / 'calib' / 'qconfig_info.txt').exists() and 'check_qconfig: ' in said  # beside the checkpoints
 
 
+def test_openvino_runtime_is_refused_in_one_line(calibrated, plugin):
+    "A horizon calibration runs in the plugin's own model: `--runtime openvino` is a user's mistake, said in one line."
+    calib, _ = calibrated
+    refusal = "a horizon calibration runs in the plugin's own model; drop --runtime|needs OpenVINO"  # the OE docker has no OpenVINO
+    with pytest.raises(SystemExit, match=refusal):
+        run('eval', '-c', CFG, '--stage', 'int8', '--runtime', 'openvino', '--calib', calib, '--limit', 1)
+
+
 def test_compile_writes_the_walkthroughs_artifacts(calibrated, plugin, tmp_path):
     "Defect 2: `compile` used to read the open path's summary keys and die with KeyError after compiling."
     calib, _ = calibrated
