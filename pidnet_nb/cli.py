@@ -256,7 +256,7 @@ def _calibrate_args(s):
     s.add_argument('--restart', action='store_true', help='ignore an existing checkpoint instead of resuming')
     _cfg_args(s)
 
-# %% ../nbs/09_cli.ipynb #f0e8e474
+# %% ../nbs/09_cli.ipynb #f227a1e1
 def _qat_args(s):
     _stage_args(s, stage=False)
     s.add_argument('--epochs', type=_positive, default=5)

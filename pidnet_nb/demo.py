@@ -45,7 +45,7 @@ def latency_chart(perf:list):
     ax.set_xlabel('ms per 360x480 image, 1 thread'); ax.invert_yaxis()
     return fig
 
-# %% ../nbs/16_demo.ipynb #029ce764
+# %% ../nbs/16_demo.ipynb #ed8ee9be
 def report_html(results:Table, scores:dict, perf:list, summary:dict, masks_fig, seconds:float) -> str:
     "The demo's self-contained HTML report."
     pre = lambda o: f'<pre>{json.dumps(o, indent=1)}</pre>'

@@ -96,7 +96,7 @@ def layer_costs(model:nn.Module, example:torch.Tensor, act_bytes:int=1) -> Table
 def _bar(share:float) -> str:
     return f'<div class="bar" style="width:{max(share, 0.2):.1f}%"></div>'
 
-# %% ../nbs/14_deploy.ipynb #f9d39b0c
+# %% ../nbs/14_deploy.ipynb #894b8332
 def html_table(rows:list, bar_key:str|None=None) -> str:
     "An HTML table of `rows` (dicts); `bar_key` adds a bar drawn from that column (a percentage)."
     if not rows: return '<p>(empty)</p>'
@@ -157,7 +157,7 @@ def branch(name:str) -> str:
         if name.startswith(prefixes): return b
     return 'I'
 
-# %% ../nbs/14_deploy.ipynb #b75c00ec
+# %% ../nbs/14_deploy.ipynb #b05c15bf
 def graph_svg(nodes:list, edges:list, box=(150, 34), gap=(40, 22)) -> str:
     "An SVG of `block_graph`'s output: one column per branch (P, I, D), rows by depth, arrows for data flow."
     depth = {}

@@ -124,7 +124,7 @@ def legend_html(classes:Classes) -> str:
     return ' '.join(f'<span style="background:rgb{tuple(c)};color:{"#000" if sum(c) > 380 else "#fff"};padding:1px 4px">{n}</span>'
                     for n, c in zip(classes.names, classes.colors))
 
-# %% ../nbs/15_masks.ipynb #4372bc0a
+# %% ../nbs/15_masks.ipynb #1daa7439
 def compare_masks(preds:StagePredictions, alpha:float=0.6):
     "An ipywidgets browser of `grid_row` over the dataset: image slider, name dropdown, opacity slider."
     import ipywidgets as W
