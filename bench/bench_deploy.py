@@ -22,7 +22,7 @@ import torch
 from pidnet_nb.config import build_dataset, get_config, load_model
 from pidnet_nb.core import write_json
 from pidnet_nb.anatomy import count_cost
-from pidnet_nb.deploy import int8_conv_model, int8_peak, ort_session, time_calls
+from pidnet_nb.deploy import cpu_model, int8_conv_model, int8_peak, time_calls
 from pidnet_nb.model import pidnet_s
 from pidnet_nb.metrics import evaluate
 from pidnet_nb.quant import calibration_order, example_input
@@ -46,14 +46,10 @@ def nncf_int8(fp32:Path, cfg, batches:int, out:Path) -> Path:
 
 
 def runner(path:Path, threads:int):
-    "A callable (numpy image batch -> numpy logits) for an ONNX file (ONNX Runtime) or an OpenVINO IR/ONNX (`openvino:` rows)."
-    if path.suffix == '.xml' or str(path).startswith('openvino:'):
-        import openvino as ov
-        src = str(path).replace('openvino:', '')
-        compiled = ov.Core().compile_model(src, 'CPU', {'INFERENCE_NUM_THREADS': threads})
-        return lambda x: compiled(x)[0]
-    s = ort_session(path, threads)
-    return lambda x: s.run(None, {'image': x})[0]
+    "A callable (numpy image batch -> numpy logits) for an ONNX file (ONNX Runtime), an OpenVINO IR, or `openvino:` + an ONNX file."
+    openvino = str(path).startswith('openvino:')
+    run, _ = cpu_model(str(path).replace('openvino:', ''), threads, 'openvino' if openvino else None)
+    return lambda x: run(x)[0]
 
 
 def routes(comp:Path, work:Path, cfg, batches:int) -> dict:
