@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # A CPU build of torch lies on this kind of machine's disk; elsewhere pip takes torch from PyPI.
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 
-.PHONY: install demo test bench readme clean check-oe
+.PHONY: install demo test bench readme clean check-oe gpu-kit
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -26,6 +26,11 @@ bench: install
 	$(BIN)/pip install -q $(FIND_LINKS) -e '.[open,dev,bench]'
 	$(BIN)/pidnet-nb compile -c camvid/pidnet_small_camvid --calib pretrained_models/camvid/pidnet_s_camvid_qat.pt --out compile
 	$(BIN)/python bench/bench_deploy.py --compile compile --threads 1 2 --rounds 5 --frames 10 --accuracy --json bench/results-cpu.json
+
+# What tools/train_gpu.sh needs on a GPU machine without internet: the CamVid pack and the wheels it lacks (yacs).
+gpu-kit: install
+	$(BIN)/pidnet-nb pack -c camvid/pidnet_small_camvid DATASET.TRAIN_SET train+val
+	$(BIN)/pip download -q --no-deps --only-binary=:all: -d wheels yacs
 
 readme: install
 	$(BIN)/python tools/readme.py

@@ -16,6 +16,7 @@ from .data import CAMVID, CITYSCAPES
 from .demo import run_demo
 from .deploy import bench_gpu, bench_onnx, bench_torch, board_script, compile_config, parse_hrt_perf
 from .download import data_home, download_camvid
+from .fast_train import fast_train, write_pack
 from .masks import infer_folder
 from .metrics import evaluate
 from .model import pidnet_s
@@ -24,9 +25,9 @@ from .quant import calibrate_config, example_input, load_calibrated, need_openvi
 from .train import train
 
 # %% auto #0
-__all__ = ['STAGES', 'COMMANDS', 'ON_INTERRUPT', 'cmd_summary', 'cmd_download', 'cmd_eval', 'cmd_train', 'cmd_calibrate',
-           'cmd_qat', 'cmd_compile', 'perf_models', 'cmd_perf', 'stage_predictors', 'cmd_infer', 'cmd_board',
-           'cmd_demo', 'build_parser', 'one_line', 'main']
+__all__ = ['STAGES', 'COMMANDS', 'ON_INTERRUPT', 'cmd_summary', 'cmd_download', 'cmd_eval', 'cmd_train', 'cmd_pack',
+           'cmd_train_fast', 'cmd_calibrate', 'cmd_qat', 'cmd_compile', 'perf_models', 'cmd_perf', 'stage_predictors',
+           'cmd_infer', 'cmd_board', 'cmd_demo', 'build_parser', 'one_line', 'main']
 
 # %% ../nbs/09_cli.ipynb #29e798e9
 def cmd_summary(args):
@@ -77,6 +78,23 @@ def cmd_train(args):
         best = f', best val mIoU {100 * state["best_miou"]:.2f}' if state['best_miou'] >= 0 else ''
         print(f'trained to epoch {state["epoch"]} ({state["step"]} steps) in {state["seconds"]:.0f} s{best}; '
               f'weights in {Path(args.out or cfg.OUTPUT_DIR) / "last.pt"}')
+
+# %% ../nbs/09_cli.ipynb #38fa02d3
+def _pack_file(args) -> Path: return Path(args.pack) if args.pack else data_home() / 'camvid_pack.pt'
+
+def cmd_pack(args):
+    "Write the config's training split as one file of JPEG images and PNG labels (the GPU recipe's data)."
+    path = write_pack(get_config(args.cfg, args.opts), _pack_file(args), args.quality, args.limit)
+    print(f'{path} ({path.stat().st_size / 1e6:.1f} MB)')
+
+def cmd_train_fast(args):
+    "Train from scratch on a pack held on the device (one GPU in minutes); rerun to resume."
+    cfg, pack = get_config(args.cfg, args.opts), _pack_file(args)
+    if not args.pack and not pack.exists(): write_pack(cfg, pack)
+    st = fast_train(cfg, pack, args.out, args.epochs, args.batch, args.lr, args.warmup, args.minutes, args.device,
+                    False if args.no_compile else None, args.seed, args.save_every, args.stop_after)
+    done = f'weights in {Path(args.out) / "weights.pt"}' if st['epoch'] == st['epochs'] else 'rerun to continue'
+    print(f'epoch {st["epoch"]} of {st["epochs"]} ({st["step"]} steps) in {st["seconds"]:.0f} s; {done}')
 
 # %% ../nbs/09_cli.ipynb #82f16626
 def cmd_calibrate(args):
@@ -312,9 +330,32 @@ def _infer_args(s):
     s.add_argument('--ext', default='.png', help='file type of the written pictures')
     _cfg_args(s)
 
+# %% ../nbs/09_cli.ipynb #0a5e2710
+def _pack_args(s):
+    s.add_argument('--pack', default=None, help='pack file (default: camvid_pack.pt in the data folder)')
+    s.add_argument('--quality', type=_positive, default=75, help='JPEG quality')
+    s.add_argument('--limit', type=_positive, default=None, help='only the first N training images')
+    _cfg_args(s)
+
+def _train_fast_args(s):
+    s.add_argument('--out', required=True, help='output folder: weights.pt, log.txt, history.json, checkpoint.pt')
+    s.add_argument('--pack', default=None, help='pack file (default: camvid_pack.pt in the data folder, written if missing)')
+    s.add_argument('--epochs', type=_positive, default=650)
+    s.add_argument('--batch', type=_positive, default=32)
+    s.add_argument('--lr', type=float, default=None, help='peak learning rate (default: TRAIN.LR x batch / TRAIN.BATCH_SIZE_PER_GPU)')
+    s.add_argument('--warmup', type=int, default=10, help='epochs of linear warmup')
+    s.add_argument('--minutes', type=float, default=None, help='time budget: fewer epochs if the planned ones would not fit')
+    s.add_argument('--device', default=None, help='cpu or cuda (default: cuda when available)')
+    s.add_argument('--no-compile', action='store_true', help='no torch.compile (default: compile on GPUs)')
+    s.add_argument('--seed', type=int, default=0)
+    s.add_argument('--save-every', type=_positive, default=50, help='checkpoint every N epochs')
+    s.add_argument('--stop-after', type=_positive, default=None, help='end this call after N epochs (a run in pieces)')
+    _cfg_args(s)
+
 # %% ../nbs/09_cli.ipynb #a4194137
 COMMANDS = {'summary': (cmd_summary, _summary_args), 'demo': (cmd_demo, _demo_args), 'download': (cmd_download, _download_args),
-            'train': (cmd_train, _train_args), 'calibrate': (cmd_calibrate, _calibrate_args),
+            'train': (cmd_train, _train_args), 'pack': (cmd_pack, _pack_args),
+            'train-fast': (cmd_train_fast, _train_fast_args), 'calibrate': (cmd_calibrate, _calibrate_args),
             'qat': (cmd_qat, _qat_args), 'eval': (cmd_eval, _eval_args),
             'compile': (cmd_compile, _compile_args), 'perf': (cmd_perf, _perf_args), 'infer': (cmd_infer, _infer_args),
             'board': (cmd_board, _board_args)}
@@ -335,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
 # %% ../nbs/09_cli.ipynb #2b59ef25
 ON_INTERRUPT = {  # what a command leaves when stopped, and how to go on
     'train': 'epoch checkpoints written so far are kept in the output folder; rerun with TRAIN.RESUME True to resume',
+    'train-fast': 'the checkpoint of the last saved epoch is kept in --out; rerun the same command to resume',
     'calibrate': 'calibration checkpoints written so far are kept; rerun the same command to resume',
     'qat': 'the checkpoint of the last finished epoch is kept in --out; rerun the same command to resume',
     'download': 'every verified file is kept; rerun the same command to fetch the rest',

@@ -55,7 +55,8 @@ def default_config() -> CN:
     c.DATASET = CN(dict(DATASET='camvid', ROOT='data/camvid', NUM_CLASSES=11, TRAIN_SET='train', TEST_SET='test',
                         VAL_SET='val'))  # VAL_SET: scored after training epochs to keep the best checkpoint; '' for none
     c.TRAIN = CN(dict(IMAGE_SIZE=[480, 360], FLIP=True, MULTI_SCALE=True, SCALE_RANGE=[0.5, 2.0], LR=0.01, MOMENTUM=0.9,
-                      WD=0.0005, NESTEROV=False, BEGIN_EPOCH=0, END_EPOCH=200, RESUME=False, BATCH_SIZE_PER_GPU=8, SHUFFLE=True))
+                      WD=0.0005, NESTEROV=False, BEGIN_EPOCH=0, END_EPOCH=200, RESUME=False, BATCH_SIZE_PER_GPU=8, SHUFFLE=True,
+                      PRECISION='auto'))  # PRECISION: 'auto' (bf16 where the device computes it natively), 'bf16' or 'fp32'
     c.TEST = CN(dict(IMAGE_SIZE=[480, 360], BATCH_SIZE_PER_GPU=1, MODEL_FILE='', FLIP_TEST=False))
     for key, (value, _) in {**SUPPORTED, **IGNORED}.items(): _set(c, key, value)
     return c
@@ -84,6 +85,8 @@ def _check_values(c:CN):
     for key in ('TRAIN.IMAGE_SIZE', 'TEST.IMAGE_SIZE'):
         v = c.TRAIN.IMAGE_SIZE if key.startswith('TRAIN') else c.TEST.IMAGE_SIZE
         if len(v) != 2 or min(v) < 8: raise PidnetError(f'{key} {list(v)}: give [width, height], each at least 8 pixels')
+    if c.TRAIN.PRECISION not in ('auto', 'bf16', 'fp32'):
+        raise PidnetError(f"TRAIN.PRECISION {c.TRAIN.PRECISION!r}: choose 'auto', 'bf16' or 'fp32'")
     if c.WORKERS < 0: raise PidnetError(f'WORKERS {c.WORKERS}: must be 0 (load in the main process) or more')
     for key, (value, why) in SUPPORTED.items():
         if _get(c, key) != value: raise PidnetError(f'{key} {_get(c, key)!r}: only {value!r} is supported ({why})')

@@ -22,7 +22,7 @@ from .model import load_pretrained
 
 # %% auto #0
 __all__ = ['ohem_cross_entropy', 'boundary_bce', 'boundary_aware_target', 'PIDNetLoss', 'EpochSeeded', 'export_weights',
-           'poly_lr', 'train']
+           'poly_lr', 'train_dtype', 'train']
 
 # %% ../nbs/07_train.ipynb #c8dd77ef
 def ohem_cross_entropy(logits, target, thresh:float=0.9, min_kept:int=131072, ignore:int=IGNORE):
@@ -92,6 +92,14 @@ def poly_lr(base:float, step:int, total:int, power:float=0.9) -> float:
     "The poly learning-rate schedule."
     return base * (1 - min(step, total) / total) ** power
 
+def train_dtype(precision:str, # TRAIN.PRECISION: 'auto', 'bf16' or 'fp32'
+                device:torch.device) -> torch.dtype|None:
+    "The autocast dtype for training on `device`, or None for fp32; 'auto' picks bf16 where the hardware has it."
+    if precision == 'fp32': return None
+    native = (torch.cuda.is_bf16_supported() if device.type == 'cuda' else
+              device.type == 'cpu' and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return torch.bfloat16 if precision == 'bf16' or native else None
+
 def _setup_distributed(device):
     "(rank, world size); initialises the process group when launched by torchrun."
     world = int(os.environ.get('WORLD_SIZE', 1))
@@ -143,7 +151,8 @@ def train(cfg, out_dir=None, device:str|None=None, max_steps:int|None=None, limi
         try: from torch.utils.tensorboard import SummaryWriter
         except ImportError: raise PidnetError('training logs need TensorBoard: pip install "pidnet_nb[open]" (or tensorboard)') from None
         writer = SummaryWriter(str(out / 'tensorboard'))
-    amp = dict(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == 'cuda')
+    dtype = train_dtype(cfg.TRAIN.PRECISION, device)
+    amp = dict(device_type=device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
     val = build_dataset(cfg, cfg.DATASET.VAL_SET) if rank == 0 and cfg.DATASET.VAL_SET else None
     start = time.perf_counter() - state['seconds']  # a resumed run counts the time of the runs before it
     for epoch in range(state['epoch'], epochs):
