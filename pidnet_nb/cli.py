@@ -21,13 +21,14 @@ from .masks import infer_folder
 from .metrics import evaluate
 from .model import pidnet_s
 from .qat import qat_config
-from .quant import calibrate_config, example_input, load_calibrated, need_openvino, quantized_predictor, RUNTIMES
+from .quant import calibrate_config, example_input, load_calibrated, need_openvino, RUNTIMES
+from .stages import STAGES, stage_predictor, stage_predictors
 from .train import train
 
 # %% auto #0
-__all__ = ['STAGES', 'COMMANDS', 'ON_INTERRUPT', 'cmd_summary', 'cmd_download', 'cmd_eval', 'cmd_train', 'cmd_pack',
-           'cmd_train_fast', 'cmd_calibrate', 'cmd_qat', 'cmd_compile', 'perf_models', 'cmd_perf', 'stage_predictors',
-           'cmd_infer', 'cmd_board', 'cmd_demo', 'build_parser', 'one_line', 'main']
+__all__ = ['COMMANDS', 'ON_INTERRUPT', 'cmd_summary', 'cmd_download', 'cmd_eval', 'cmd_train', 'cmd_pack', 'cmd_train_fast',
+           'cmd_calibrate', 'cmd_qat', 'cmd_compile', 'perf_models', 'cmd_perf', 'cmd_infer', 'cmd_board', 'cmd_demo',
+           'build_parser', 'one_line', 'main']
 
 # %% ../nbs/09_cli.ipynb #29e798e9
 def cmd_summary(args):
@@ -47,17 +48,15 @@ def cmd_download(args):
     print(f'CamVid in {dest}: ' + ', '.join(f'{n} {k}' for k, n in sorted(counts.items())))
 
 # %% ../nbs/09_cli.ipynb #af4d0ec2
-STAGES = {'float': 'float', 'calib': 'calib', 'int8': 'int8', 'int_infer': 'int8'}  # int_infer: the walkthrough's name
-
 def cmd_eval(args):
     "Evaluate a stage (float, calib, int8) of the model on the config's test split; per-class IoU table, optional JSON."
     if args.runtime == 'openvino': need_openvino()  # before any work
     cfg = get_config(args.cfg, args.opts)
     stage = STAGES[args.stage]
     model = load_model(cfg)
-    if stage == 'float': predictor, what, device = model.to(args.device), 'float: PyTorch model', args.device
-    else:
-        (predictor, what), device = quantized_predictor(cfg, model, stage, args.calib, args.runtime), 'cpu'
+    predictor, what = stage_predictor(cfg, model, stage, args.calib, args.runtime)
+    device = args.device if stage == 'float' else 'cpu'  # the quantized stages run on the CPU
+    if stage == 'float': predictor = predictor.to(device)
     print(what)
     ds = build_dataset(cfg)
     batch = cfg.TEST.BATCH_SIZE_PER_GPU if stage == 'float' else 1
@@ -156,20 +155,6 @@ def cmd_perf(args):
     print(Table(rows, title=f'{args.frames} frames after {args.warmup} warm-up runs, batch {args.batch}'))
     if args.json: write_json(rows, args.json)
     return rows
-
-# %% ../nbs/09_cli.ipynb #b48c248b
-def stage_predictors(cfg, # the config
-                     model, # the float model
-                     stages:list, # stage names: float, calib, int8
-                     calib_file, # calibration checkpoint of calib and int8
-                     runtime:str='onnxruntime' # the int8 runtime (see `RUNTIMES`)
-                    ) -> dict:
-    "{stage: predictor} for each of `stages`, printing what each one is."
-    out = {}
-    for s in stages:
-        out[s], what = (model, 'float: PyTorch model') if s == 'float' else quantized_predictor(cfg, model, s, calib_file, runtime)
-        print(what)
-    return out
 
 # %% ../nbs/09_cli.ipynb #57b5713a
 def cmd_infer(args):

@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_deploy.ipynb #de23a6b5
 from __future__ import annotations
-import copy, html, importlib.util, json, os, statistics, tempfile, time
+import copy, html, importlib.util, json, statistics, tempfile, time
 from pathlib import Path
 
 import numpy as np
@@ -321,7 +321,6 @@ def ort_quantize(fp32_path, images:list, out_path, method:str='MinMax') -> Path:
 # %% ../nbs/14_deploy.ipynb #91238799
 def int8_conv_model(path, channels:int=256, size=(90, 120)) -> Path:
     "A QDQ ONNX model of one 3x3 int8 convolution (u8 activations, int8 weights) at `size`, written to `path`."
-    import onnx
     from onnx import TensorProto, helper as h, numpy_helper as nh
     rng, c = np.random.default_rng(0), channels
     consts = {'w': rng.integers(-127, 128, (c, c, 3, 3), dtype=np.int8), 'ws': np.full(c, 1e-3, np.float32),

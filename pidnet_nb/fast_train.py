@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from .config import build_dataset, build_model
 from .core import IMAGENET_MEAN, IMAGENET_STD, PidnetError, atomic_save, atomic_write, load_tensors, write_json
-from .data import IGNORE, boundary_target, colorize
+from .data import IGNORE, boundary_target
 from .model import load_pretrained
 from .train import PIDNetLoss, export_weights, poly_lr, train_dtype
 
@@ -65,18 +65,19 @@ def load_pack(path, # a file written by `write_pack`
         raise PidnetError(f'{path}: images and labels differ in size; a pack holds one size (CamVid: 360x480)')
     edge = [(boundary_target(l) > 0.5).astype(np.uint8) for l in lab]
     to = lambda arrs: torch.from_numpy(np.stack(arrs)).to(device)
-    return {'images': to(rgb).permute(0, 3, 1, 2).contiguous(), 'labels': to(lab), 'edges': to(edge), 'names': p['names']}
+    return {'images': to(rgb).permute(0, 3, 1, 2).contiguous(), 'labels': to(lab), 'edges': to(edge), 'names': p['names'],
+            'split': p.get('split'), 'num_classes': p.get('num_classes')}
 
 # %% ../nbs/08_fast_train.ipynb #23a2db5b
-def _crop_grid(n, H, W, crop, s, y0, x0, flip):
-    "Sampling grids (n, h, w, 2) in grid_sample's [-1, 1] coordinates for scale `s`, crop origin (y0, x0), flip."
-    h, w = crop
-    Hs, Ws = (H * s).round(), (W * s).round()
-    i, j = torch.arange(h).view(1, h), torch.arange(w).view(1, w)
-    j = torch.where(flip.view(n, 1), w - 1 - j, j)
-    ny = (2 * (y0.view(n, 1) + i + 0.5) / Hs.view(n, 1) - 1).view(n, h, 1).expand(n, h, w)
-    nx = (2 * (x0.view(n, 1) + j + 0.5) / Ws.view(n, 1) - 1).view(n, 1, w).expand(n, h, w)
-    return torch.stack([nx, ny], -1)
+def _crop_grid(crop, H, W, s, y0, x0, flip):
+    "Sampling grids (n, h, w, 2) in grid_sample's [-1, 1] coordinates, and the mask of pixels inside the scaled image."
+    (h, w), dev = crop, s.device
+    Hs, Ws = (H * s).round().view(-1, 1), (W * s).round().view(-1, 1)
+    i, j = torch.arange(h, device=dev).view(1, h), torch.arange(w, device=dev).view(1, w)
+    j = torch.where(flip.view(-1, 1), w - 1 - j, j)
+    ys, xs = y0.view(-1, 1) + i, x0.view(-1, 1) + j  # pixels of the scaled image
+    grid = torch.stack(torch.broadcast_tensors(((2 * xs + 1) / Ws - 1)[:, None, :], ((2 * ys + 1) / Hs - 1)[:, :, None]), -1)
+    return grid, (ys < Hs)[:, :, None] & (xs < Ws)[:, None, :]
 
 def augment(images, labels, edges, # uint8 batches (n, 3, H, W), (n, H, W), (n, H, W) on any device
             crop:tuple, # (h, w) of the output
@@ -88,13 +89,15 @@ def augment(images, labels, edges, # uint8 batches (n, 3, H, W), (n, H, W), (n, 
     n, _, H, W = images.shape
     s = scale[0] + torch.randint(0, round((scale[1] - scale[0]) * 10) + 1, (n,), generator=generator) / 10
     free = lambda size, c: ((size * s).round() - c).clamp(min=0) + 1
-    y0, x0 = (torch.rand(n, generator=generator) * free(H, crop[0])).floor(), (torch.rand(n, generator=generator) * free(W, crop[1])).floor()
-    flips = (torch.rand(n, generator=generator) < 0.5) & flip
-    grid = _crop_grid(n, H, W, crop, s, y0, x0, flips).to(images.device)
-    pick = lambda t, mode: F.grid_sample(t.float(), grid, mode=mode, padding_mode='zeros', align_corners=False)
-    mean, std = (torch.tensor(v, device=images.device).view(1, 3, 1, 1) * 255 for v in (IMAGENET_MEAN, IMAGENET_STD))
-    lab = pick(labels[:, None].float() + 1, 'nearest')[:, 0].long() - 1  # 0 where the crop leaves the image: IGNORE
-    return (pick(images, 'bilinear') - mean) / std, torch.where(lab < 0, IGNORE, lab), pick(edges[:, None], 'nearest')[:, 0]
+    draws = torch.stack([s, (torch.rand(n, generator=generator) * free(H, crop[0])).floor(),
+                         (torch.rand(n, generator=generator) * free(W, crop[1])).floor(), (torch.rand(n, generator=generator) < 0.5) & flip])
+    s, y0, x0, flips = draws.to(images.device)  # one small copy; the grids are built on the device
+    grid, inside = _crop_grid(crop, H, W, s, y0, x0, flips.bool())
+    pick = lambda t, mode, pad: F.grid_sample(t.float(), grid, mode=mode, padding_mode=pad, align_corners=False)
+    mean, std = (images.new_tensor(v, dtype=torch.float32).view(1, 3, 1, 1) * 255 for v in (IMAGENET_MEAN, IMAGENET_STD))
+    img = pick(images, 'bilinear', 'border') * inside[:, None]  # edge pixels repeat as in cv2.resize; padding is black
+    lab = pick(labels[:, None], 'nearest', 'border')[:, 0].long()
+    return (img - mean) / std, torch.where(inside, lab, IGNORE), pick(edges[:, None], 'nearest', 'border')[:, 0] * inside
 
 # %% ../nbs/08_fast_train.ipynb #da23f8a2
 def warmup_poly(base:float, # the peak learning rate
@@ -107,23 +110,22 @@ def warmup_poly(base:float, # the peak learning rate
     return poly_lr(base, step - warmup, max(total - warmup, 1))
 
 # %% ../nbs/08_fast_train.ipynb #53bdeae5
-def _batches(n:int, batch:int, g:torch.Generator) -> list:
-    "A random permutation of range(n) cut into full batches (the last partial batch dropped)."
-    perm = torch.randperm(n, generator=g)
+def _batches(n:int, batch:int, g:torch.Generator, device) -> list:
+    "A random permutation of range(n) on `device`, cut into full batches (the last partial batch dropped)."
+    perm = torch.randperm(n, generator=g).to(device)
     return [perm[k:k + batch] for k in range(0, n - batch + 1, batch)]
 
 def train_epoch(net, criterion, optimizer, data:dict, crop:tuple, batch:int, lr_at, step:int, amp:dict,
                 g:torch.Generator, scale=(0.5, 2.0), flip:bool=True) -> list:
     "One epoch over the preloaded `data`; returns the batch losses. `lr_at(step)` gives each step's learning rate."
     losses = []
-    for idx in _batches(len(data['images']), batch, g):
-        dev = idx.to(data['images'].device)
-        x, y, e = augment(data['images'][dev], data['labels'][dev], data['edges'][dev], crop, scale, flip, g)
+    for idx in _batches(len(data['images']), batch, g, data['images'].device):
+        x, y, e = augment(data['images'][idx], data['labels'][idx], data['edges'][idx], crop, scale, flip, g)
         for group in optimizer.param_groups: group['lr'] = lr_at(step + len(losses))
         with torch.autocast(**amp): loss, _ = criterion(net(x.contiguous(memory_format=torch.channels_last)), y, e)
         optimizer.zero_grad(set_to_none=True); loss.backward(); optimizer.step()
         losses.append(loss.detach())
-    return [v.item() for v in losses]  # one synchronisation per epoch
+    return torch.stack(losses).tolist()  # the losses stay on the device until the epoch ends
 
 # %% ../nbs/08_fast_train.ipynb #5e021513
 def _fit_epochs(epochs:int, # epochs planned
@@ -139,7 +141,7 @@ def _fit_epochs(epochs:int, # epochs planned
 # %% ../nbs/08_fast_train.ipynb #f2e9f7bb
 def _resume(ckpt:Path, model, optimizer, plan:dict) -> dict:
     "The state of a compatible checkpoint at `ckpt` (weights and optimizer restored), else a fresh state."
-    fresh = {'epoch': 0, 'step': 0, 'seconds': 0.0, 'loss': [], 'log': [], **plan}
+    fresh = {'epoch': 0, 'step': 0, 'seconds': 0.0, 'loss': [], 'log': [], 'fitted': False, 'pace': 0.0, **plan}
     if not ckpt.exists(): return fresh
     c = load_tensors(ckpt, 'training checkpoint')
     changed = {k: (c.get(k), v) for k, v in plan.items() if k != 'epochs' and c.get(k) != v}
@@ -147,7 +149,7 @@ def _resume(ckpt:Path, model, optimizer, plan:dict) -> dict:
         print(f'{ckpt}: written with other settings (checkpoint, now: {changed}); starting over'); return fresh
     model.load_state_dict(c['model']); optimizer.load_state_dict(c['optimizer'])
     print(f'resumed from {ckpt} at epoch {c["epoch"]} of {c["epochs"]}')
-    return {k: c[k] for k in fresh}
+    return {k: c.get(k, v) for k, v in fresh.items()}
 
 # %% ../nbs/08_fast_train.ipynb #3c3e2b3e
 def fast_train(cfg, # the config: MODEL, LOSS, TRAIN (LR, MOMENTUM, WD, NESTEROV, IMAGE_SIZE, SCALE_RANGE, FLIP, PRECISION)
@@ -160,6 +162,9 @@ def fast_train(cfg, # the config: MODEL, LOSS, TRAIN (LR, MOMENTUM, WD, NESTEROV
     out, device = Path(out), torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     torch.manual_seed(seed)
     data = load_pack(pack, device)
+    if data['num_classes'] not in (None, cfg.DATASET.NUM_CLASSES):
+        raise PidnetError(f'{pack}: a pack of {data["num_classes"]} classes, the config has {cfg.DATASET.NUM_CLASSES}; write one for this config')
+    if data['split'] != cfg.DATASET.TRAIN_SET: print(f'note: {pack} holds {data["split"]}, not TRAIN_SET {cfg.DATASET.TRAIN_SET}')
     model = build_model(cfg, augment=True)
     if cfg.MODEL.PRETRAINED: print(load_pretrained(model, cfg.MODEL.PRETRAINED, strict=False))
     model = model.to(device, memory_format=torch.channels_last).train()
@@ -181,7 +186,7 @@ def fast_train(cfg, # the config: MODEL, LOSS, TRAIN (LR, MOMENTUM, WD, NESTEROV
 # %% ../nbs/08_fast_train.ipynb #77fb143a
 def _report(model, run:dict, state:dict, out:Path, lr:float, save_every:int, stop:bool):
     "Log every ten epochs, checkpoint every `save_every` and when the call stops, all atomically; the weights at the end."
-    pace = state['step'] * run['batch'] / max(state['seconds'], 1e-9)
+    pace = state['pace']  # images/s after the first epoch of the call (compilation excluded)
     end = state['epoch'] == state['epochs']
     if state['epoch'] % 10 == 0 or end or stop:
         state['log'].append(f'epoch {state["epoch"]}/{state["epochs"]} loss {state["loss"][-1]:.4f} lr {lr:.5f} '
@@ -195,22 +200,23 @@ def _report(model, run:dict, state:dict, out:Path, lr:float, save_every:int, sto
 
 # %% ../nbs/08_fast_train.ipynb #6259b2e9
 def _epochs(net, model, run:dict, state:dict, out:Path, warmup:int, minutes, save_every:int, until:int|None, progress:bool) -> dict:
-    "Run the remaining epochs of `state` (shortened to fit `minutes` once the pace is known); returns `state`."
+    "Run the remaining epochs of `state` (shortened once to fit `minutes`, when the pace is known); returns `state`."
     per_epoch, start, first = len(run['data']['images']) // run['batch'], time.perf_counter() - state['seconds'], None
     lr_at = lambda s: warmup_poly(state['lr'], s, state['epochs'] * per_epoch, warmup * per_epoch)
     bar = tqdm(total=state['epochs'], initial=state['epoch'], desc='epochs', disable=not progress)
     while state['epoch'] < min(state['epochs'], until or state['epochs']):
-        if first and state['epoch'] == max(warmup, first[0] + 1):  # pace known without compilation; decay not begun
-            now = time.perf_counter()
-            fit = _fit_epochs(state['epochs'], state['epoch'], now - start, (now - first[1]) / (state['epoch'] - first[0]), minutes)
+        if first and not state['fitted'] and state['epoch'] >= max(warmup, first[0] + 1):  # pace known; decay not begun
+            fit = _fit_epochs(state['epochs'], state['epoch'], time.perf_counter() - start, run['batch'] * per_epoch / state['pace'], minutes)
             if fit < state['epochs']: print(f'{state["epochs"]} epochs do not fit into {minutes} minutes at this pace: training {fit}')
-            bar.total = state['epochs'] = fit
-            if fit == state['epoch']: break
+            bar.total, state['epochs'], state['fitted'] = fit, fit, True
+            if fit == state['epoch']: _report(model, run, state, out, lr_at(state['step'] - 1), save_every, True); break
         g = torch.Generator().manual_seed(state['seed'] * 100_003 + state['epoch'])
         losses = train_epoch(net, lr_at=lr_at, step=state['step'], g=g, **run)
         state.update(epoch=state['epoch'] + 1, step=state['step'] + len(losses), seconds=time.perf_counter() - start)
         state['loss'].append(sum(losses) / len(losses))
-        first = first or (state['epoch'], time.perf_counter())
+        first = first or (state['epoch'], time.perf_counter(), state['step'])
+        if state['step'] > first[2]: state['pace'] = (state['step'] - first[2]) * run['batch'] / (time.perf_counter() - first[1])
+        elif not state['pace']: state['pace'] = state['step'] * run['batch'] / state['seconds']
         bar.update(); bar.set_postfix(loss=f'{state["loss"][-1]:.3f}')
         _report(model, run, state, out, lr_at(state['step'] - 1), save_every, state['epoch'] == until)
     bar.close()

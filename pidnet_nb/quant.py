@@ -20,7 +20,7 @@ __all__ = ['CALIBRATION_METHODS', 'ACTIVATION_SCHEMES', 'DEFAULT_OVERRIDES', 'BA
            'make_quantizer', 'export_for_quant', 'OpenBackend', 'HorizonSteps', 'horizon_available', 'HorizonBackend',
            'get_backend', 'qconfig_report', 'load_observers', 'calibration_order', 'calibrate', 'export_onnx',
            'OrtPredictor', 'openvino_form', 'need_openvino', 'write_openvino', 'OpenVinoPredictor', 'runtime_predictor',
-           'example_input', 'weights_digest', 'calibrate_config', 'load_calibrated', 'quantized_predictor']
+           'example_input', 'weights_digest', 'calibrate_config', 'load_calibrated']
 
 # %% ../nbs/11_quant.ipynb #d9e2b9eb
 CALIBRATION_METHODS = ('minmax', 'histogram', 'ema')
@@ -384,12 +384,3 @@ def load_calibrated(cfg, model:nn.Module, calib_file='calibration/calib-checkpoi
     b = get_backend(tag['backend'])
     prepared = b.prepare(model, example_input(cfg), tag['method'], islands(tag['float']), tag['scheme'], qat=tag['kind'] == 'qat')
     return b, load_observers(prepared, c['state']), tag
-
-def quantized_predictor(cfg, model:nn.Module, stage:str, calib_file='calibration/calib-checkpoint-last.pt', runtime:str='onnxruntime'):
-    "(predictor, description) of the `calib` (fake-quant) or `int8` stage (the backend's integer runtime) of a calibration or QAT checkpoint."
-    b, prepared, tag = load_calibrated(cfg, model, calib_file)
-    what = f'{tag["kind"]}, {b.name} backend, {tag["method"]}, {tag["scheme"]}, float islands: {", ".join(tag["float"]) or "none"}'
-    if stage == 'calib': return b.fake_quant(prepared), f'calib: fake-quant model ({what})'
-    with tempfile.TemporaryDirectory() as tmp:  # both runtimes have read the model once it is loaded (Linux)
-        predictor, runs = b.int8(prepared, example_input(cfg), Path(tmp) / 'model_int8.onnx', runtime)
-    return predictor, f'{runs} ({what})'

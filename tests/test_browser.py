@@ -18,12 +18,13 @@ FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-
 def notebook() -> dict:
     source = f'''import torch
 from pidnet_nb.config import build_dataset, get_config, load_model
-from pidnet_nb.masks import StagePredictions, compare_masks, quantized_stages
+from pidnet_nb.masks import StagePredictions, compare_masks
+from pidnet_nb.stages import quick_stages
 cfg = get_config('camvid/pidnet_small_camvid')
 model = load_model(cfg)
 test = build_dataset(cfg)
 test.pairs = test.pairs[:3]
-widget = compare_masks(StagePredictions(test, quantized_stages(cfg, model, calib_batches=4)))
+widget = compare_masks(StagePredictions(test, quick_stages(cfg, model, calib_batches=4)))
 widget'''
     cell = {'cell_type': 'code', 'execution_count': None, 'metadata': {}, 'outputs': [], 'source': source}
     return {'cells': [cell], 'metadata': {'kernelspec': {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'}},

@@ -50,10 +50,10 @@ def test_qat_file_contract(tmp_path):
 
 def test_qat_int8_miou_reproduces():
     from pidnet_nb.config import load_model
-    from pidnet_nb.quant import quantized_predictor
+    from pidnet_nb.stages import stage_predictor
     record = json.loads((WEIGHTS.parent / 'results' / 'qat-int8.json').read_text())
     cfg = get_config('camvid/pidnet_small_camvid')
-    predictor, what = quantized_predictor(cfg, load_model(cfg, verbose=False), 'int8', QAT)
+    predictor, what = stage_predictor(cfg, load_model(cfg, verbose=False), 'int8', QAT)
     scores = evaluate(predictor, build_dataset(cfg), progress=False, num_workers=0)
     assert scores.images == record['images'] == 233
     assert abs(100 * scores.miou - 100 * record['miou']) < 0.1
@@ -62,10 +62,10 @@ def test_qat_int8_miou_reproduces():
 def test_qat_openvino_miou_reproduces():
     "OpenVINO compiles the QAT model's int8 file (in `openvino_form`) and scores what its record says."
     from pidnet_nb.config import load_model
-    from pidnet_nb.quant import quantized_predictor
+    from pidnet_nb.stages import stage_predictor
     record = json.loads((WEIGHTS.parent / 'results' / 'qat-int8-openvino.json').read_text())
     cfg = get_config('camvid/pidnet_small_camvid')
-    predictor, what = quantized_predictor(cfg, load_model(cfg, verbose=False), 'int8', QAT, runtime='openvino')
+    predictor, what = stage_predictor(cfg, load_model(cfg, verbose=False), 'int8', QAT, runtime='openvino')
     assert what.startswith('int8: OpenVINO')
     scores = evaluate(predictor, build_dataset(cfg), progress=False, num_workers=0)
     assert scores.images == record['images'] == 233

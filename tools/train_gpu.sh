@@ -7,12 +7,12 @@
 set -euo pipefail
 out=${1:?usage: tools/train_gpu.sh OUT [pidnet-nb train-fast options]}
 shift
-cd "$(dirname "$0")/.."
+root=$(cd "$(dirname "$0")/.." && pwd)  # paths given on the command line stay relative to the caller's folder
 python=${PYTHON:-python3}
-if compgen -G 'wheels/*.whl' >/dev/null; then
+if compgen -G "$root/wheels/*.whl" >/dev/null; then
   site=${TMPDIR:-/tmp}/pidnet_nb_site
-  "$python" -m pip install -q --no-index --no-deps --no-compile --upgrade --target "$site" wheels/*.whl
+  "$python" -m pip install -q --no-index --no-deps --no-compile --upgrade --target "$site" "$root"/wheels/*.whl
   export PYTHONPATH=$site${PYTHONPATH:+:$PYTHONPATH}
 fi
-export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+export PYTHONPATH=$root${PYTHONPATH:+:$PYTHONPATH}
 exec "$python" -m pidnet_nb.cli train-fast -c camvid/pidnet_small_camvid --out "$out" --minutes 8 "$@" DATASET.TRAIN_SET train+val
