@@ -22,14 +22,15 @@ BRANCH = {'conv1': 'I', 'layer1': 'I', 'layer2': 'I', 'layer3': 'I', 'layer4': '
           'compression3': 'I to P', 'compression4': 'I to P', 'pag3': 'P', 'pag4': 'P',
           'layer3_': 'P', 'layer4_': 'P', 'layer5_': 'P', 'diff3': 'I to D', 'diff4': 'I to D',
           'layer3_d': 'D', 'layer4_d': 'D', 'layer5_d': 'D', 'dfm': 'fuse', 'final_layer': 'head',
-          'seghead_p': 'aux head', 'seghead_d': 'aux head'}
+          'seghead_p': 'aux head', 'seghead_d': 'aux head', 'act1': 'I', 'act2': 'I', 'act3': 'I', 'act4': 'I',
+          'act_p3': 'P', 'act_p4': 'P', 'act_d3': 'D', 'act_d4': 'D'}  # every top-level module: the one branch table
 
 def shape_walk(model:nn.Module, size=(1024, 2048)) -> Table:
     "Output shape and stride of each top-level module of (a meta-device copy of) `model`, in call order."
     model = copy.deepcopy(model).eval().to('meta')
     rows, hooks = [], []
     for name, mod in model.named_children():
-        if name in BRANCH:
+        if name in BRANCH and any(True for _ in mod.parameters()):  # layers, not their activations
             hook = lambda m, i, o, name=name: rows.append({'module': name, 'branch': BRANCH[name],
                 'output': tuple(o.shape), 'stride': f'1/{size[0] // o.shape[-2]}'})
             hooks.append(mod.register_forward_hook(hook))

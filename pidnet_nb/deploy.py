@@ -14,16 +14,17 @@ from torch import nn
 
 from tqdm.auto import tqdm
 
+from .anatomy import BRANCH
 from .config import build_dataset
 from .core import PidnetError, Table, atomic_path, atomic_write
 from .quant import OpenVinoPredictor, OrtPredictor, example_input, export_onnx, load_calibrated, write_openvino
 from .surgery import fold_batchnorm
 
 # %% auto #0
-__all__ = ['DATA_MOVEMENT', 'INT_TYPES', 'HEAVY_OPS', 'PAGE_STYLE', 'BRANCH_OF', 'BRANCH_COLOURS', 'BOARD_RUNS', 'HRT_FIELDS',
-           'optimize_onnx', 'node_precision', 'check_onnx', 'layer_costs', 'html_table', 'html_page', 'write_perf',
-           'block_graph', 'branch', 'graph_svg', 'time_calls', 'ort_session', 'cpu_model', 'bench_onnx', 'bench_torch',
-           'parity', 'write_routes', 'compile_config', 'float_inputs', 'ort_quantize', 'int8_conv_model', 'int8_peak',
+__all__ = ['DATA_MOVEMENT', 'INT_TYPES', 'HEAVY_OPS', 'PAGE_STYLE', 'BRANCH_COLOURS', 'BOARD_RUNS', 'HRT_FIELDS', 'optimize_onnx',
+           'node_precision', 'check_onnx', 'layer_costs', 'html_table', 'html_page', 'write_perf', 'block_graph',
+           'branch', 'graph_svg', 'time_calls', 'ort_session', 'cpu_model', 'bench_onnx', 'bench_torch', 'parity',
+           'write_routes', 'compile_config', 'float_inputs', 'ort_quantize', 'int8_conv_model', 'int8_peak',
            'plot_routes', 'FastModel', 'bench_gpu', 'horizon_compile', 'board_script', 'parse_hrt_perf']
 
 # %% ../nbs/14_deploy.ipynb #04b5dabf
@@ -146,16 +147,13 @@ def block_graph(model:nn.Module, example:torch.Tensor) -> tuple[list, list]:
     edges = [(label[s], label[n.name]) for n in keep for s in sorted(sources[n.name])]
     return nodes, edges
 
-BRANCH_OF = (('P', ('layer3_', 'layer4_', 'layer5_', 'compression', 'pag', 'act_p', 'seghead_p')),
-             ('D', ('layer3_d', 'layer4_d', 'layer5_d', 'diff', 'act_d', 'seghead_d')))
 BRANCH_COLOURS = {'P': '#4477aa', 'I': '#228833', 'D': '#cc6677', '': '#777777'}
 
 def branch(name:str) -> str:
-    "'P', 'I' or 'D' for a PIDNet module name ('' for the input, the output and the head)."
-    if name in ('placeholder', 'output', 'dfm', 'final_layer'): return ''
-    for b, prefixes in reversed(BRANCH_OF):
-        if name.startswith(prefixes): return b
-    return 'I'
+    "'P', 'I' or 'D' of a top-level module, from `anatomy.BRANCH` (a link, 'I to P', takes its destination); '' for the rest."
+    if name in ('placeholder', 'output'): return ''
+    last = BRANCH.get(name, 'I').split()[-1]
+    return last if last in ('P', 'I', 'D') else ''
 
 # %% ../nbs/14_deploy.ipynb #b05c15bf
 def graph_svg(nodes:list, edges:list, box=(150, 34), gap=(40, 22)) -> str:

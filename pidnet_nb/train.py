@@ -110,88 +110,109 @@ def _setup_distributed(device):
 def _rng_state():
     return {'torch': torch.get_rng_state(), 'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
 
-# %% ../nbs/07_train.ipynb #696b326f
+# %% ../nbs/07_train.ipynb #db3379d0
+def _model_and_optimizer(cfg, device) -> tuple:
+    "The training model (auxiliary heads; `MODEL.PRETRAINED` loaded unless resuming), channels-last on `device`, and its SGD."
+    model = build_model(cfg, augment=True)
+    if cfg.MODEL.PRETRAINED and not cfg.TRAIN.RESUME: print(load_pretrained(model, cfg.MODEL.PRETRAINED, strict=False))
+    model = model.to(device, memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.TRAIN.LR, momentum=cfg.TRAIN.MOMENTUM, weight_decay=cfg.TRAIN.WD,
+                                nesterov=cfg.TRAIN.NESTEROV)
+    return model, optimizer
+
+def _data(cfg, seed:int, limit:int|None, rank:int, world:int, device) -> tuple:
+    "(epoch-seeded training set, its sampler, the loader) of this process's share of every epoch."
+    base = build_dataset(cfg, train=True)
+    ds = EpochSeeded(base, base.transform, seed)
+    if limit: ds.ds.pairs = ds.ds.pairs[:limit]
+    sampler = DistributedSampler(ds, num_replicas=world, rank=rank, shuffle=cfg.TRAIN.SHUFFLE, seed=seed, drop_last=True)
+    # workers are not persistent: each epoch's workers get a fresh copy of `ds`, with the epoch set before the epoch
+    loader = DataLoader(ds, batch_size=cfg.TRAIN.BATCH_SIZE_PER_GPU, sampler=sampler, num_workers=cfg.WORKERS,
+                        drop_last=True, pin_memory=device.type == 'cuda')
+    if len(loader) == 0: raise PidnetError(f'{len(ds)} images make no batch of {cfg.TRAIN.BATCH_SIZE_PER_GPU} per process')
+    return ds, sampler, loader
+
+# %% ../nbs/07_train.ipynb #bd0167b9
+def _resume_state(cfg, ckpt:Path, model, optimizer, scaler, rank:int) -> dict:
+    "The training state: fresh, or restored from `ckpt` (weights, optimizer, scaler, random state) with `TRAIN.RESUME`."
+    state = {'epoch': cfg.TRAIN.BEGIN_EPOCH, 'step': 0, 'best_miou': -1.0, 'history': [], 'seconds': 0.0}
+    if cfg.TRAIN.RESUME and ckpt.exists():
+        c = load_tensors(ckpt, 'training checkpoint')
+        model.load_state_dict(c['model']); optimizer.load_state_dict(c['optimizer']); scaler.load_state_dict(c['scaler'])
+        torch.set_rng_state(c['rng']['torch'])
+        state.update({k: c[k] for k in state if k in c})
+        if rank == 0: print(f'resumed from {ckpt} at epoch {state["epoch"]}, step {state["step"]}')
+    elif ckpt.exists() and rank == 0: print(f'{ckpt} exists but TRAIN.RESUME is False: training from the start (it will be replaced)')
+    return state
+
+def _writer(out:Path, rank:int):
+    "TensorBoard's writer on rank 0, None elsewhere; one clear line without TensorBoard."
+    if rank != 0: return None
+    try: from torch.utils.tensorboard import SummaryWriter
+    except ImportError: raise PidnetError('training logs need TensorBoard: pip install "pidnet_nb[open]" (or tensorboard)') from None
+    return SummaryWriter(str(out / 'tensorboard'))
+
+# %% ../nbs/07_train.ipynb #a2d27a9b
+def _train_steps(net, bar, criterion, optimizer, scaler, state:dict, lr_at, amp:dict, device, writer, max_steps:int|None):
+    "The optimizer steps of one epoch over `bar` (the loader in a progress bar); `state['step']` and the loss history advance."
+    for images, labels, edges in bar:
+        images = images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        labels, edges = labels.to(device, non_blocking=True), edges.to(device, non_blocking=True)
+        lr = lr_at(state['step'])
+        for g in optimizer.param_groups: g['lr'] = lr
+        with torch.autocast(**amp): loss, parts = criterion(net(images), labels, edges)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward(); scaler.step(optimizer); scaler.update()
+        state['step'] += 1
+        if writer:
+            writer.add_scalar('train/loss', loss.item(), state['step']); writer.add_scalar('train/lr', lr, state['step'])
+            for k, v in parts.items(): writer.add_scalar(f'train/loss_{k}', v.item(), state['step'])
+        bar.set_postfix(loss=f'{loss.item():.3f}')
+        state['history'].append(loss.item())
+        if max_steps and state['step'] >= max_steps: break
+
+# %% ../nbs/07_train.ipynb #cd5819d2
+def _end_epoch(model, optimizer, scaler, state:dict, out:Path, val, amp:dict, device, writer, score:bool, workers:int, start:float):
+    "Rank 0 after an epoch: score `val` if `score` (keeping best.pt), then write checkpoint.pt."
+    if val is not None and score:
+        with torch.autocast(**amp): miou = evaluate(model, val, device=device, progress=False, num_workers=workers).miou
+        writer.add_scalar('val/miou', miou, state['epoch'])
+        print(f'epoch {state["epoch"]}: val mIoU {100 * miou:.2f}, {time.perf_counter() - start:.0f} s')
+        if miou > state['best_miou']:
+            state['best_miou'] = miou
+            export_weights(model, out / 'best.pt', epoch=state['epoch'], val_miou=miou)
+    state['seconds'] = time.perf_counter() - start
+    atomic_save({'model': model.state_dict(), 'optimizer': optimizer.state_dict(), 'scaler': scaler.state_dict(),
+                 'rng': _rng_state(), **state}, out / 'checkpoint.pt')
+
+# %% ../nbs/07_train.ipynb #89e29565
 def train(cfg, out_dir=None, device:str|None=None, max_steps:int|None=None, limit:int|None=None,
           eval_every:int=1, seed:int=0, progress:bool=True) -> dict:
     "Train `cfg`'s model on `cfg.DATASET.TRAIN_SET`; returns the history. Writes checkpoints under `out_dir`."
     device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     rank, world = _setup_distributed(device)
     if device.type == 'cuda' and world > 1: device = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
-    out = Path(out_dir or cfg.OUTPUT_DIR)
+    out, epochs = Path(out_dir or cfg.OUTPUT_DIR), cfg.TRAIN.END_EPOCH
     torch.manual_seed(seed)
-    model = build_model(cfg, augment=True)
-    if cfg.MODEL.PRETRAINED and not cfg.TRAIN.RESUME:
-        print(load_pretrained(model, cfg.MODEL.PRETRAINED, strict=False))
-    model = model.to(device, memory_format=torch.channels_last)
-    base = build_dataset(cfg, train=True)
-    ds = EpochSeeded(base, base.transform, seed)
-    if limit: ds.ds.pairs = ds.ds.pairs[:limit]
-    sampler = DistributedSampler(ds, num_replicas=world, rank=rank, shuffle=cfg.TRAIN.SHUFFLE, seed=seed, drop_last=True)
-    # workers are not persistent: each epoch's workers get a fresh copy of `ds`, with the epoch set below
-    loader = DataLoader(ds, batch_size=cfg.TRAIN.BATCH_SIZE_PER_GPU, sampler=sampler, num_workers=cfg.WORKERS,
-                        drop_last=True, pin_memory=device.type == 'cuda')
-    if len(loader) == 0: raise PidnetError(f'{len(ds)} images make no batch of {cfg.TRAIN.BATCH_SIZE_PER_GPU} per process')
+    model, optimizer = _model_and_optimizer(cfg, device)
+    ds, sampler, loader = _data(cfg, seed, limit, rank, world, device)
     net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.TRAIN.LR, momentum=cfg.TRAIN.MOMENTUM, weight_decay=cfg.TRAIN.WD,
-                                nesterov=cfg.TRAIN.NESTEROV)
     scaler = torch.amp.GradScaler(device.type, enabled=False)  # bf16 needs no loss scaling; kept for fp16 and resume
-    criterion = PIDNetLoss.from_config(cfg)
-    epochs, state = cfg.TRAIN.END_EPOCH, {'epoch': cfg.TRAIN.BEGIN_EPOCH, 'step': 0, 'best_miou': -1.0, 'history': [], 'seconds': 0.0}
-    total = epochs * len(loader)
-    ckpt = out / 'checkpoint.pt'
-    if cfg.TRAIN.RESUME and ckpt.exists():
-        c = load_tensors(ckpt, 'training checkpoint')
-        model.load_state_dict(c['model']); optimizer.load_state_dict(c['optimizer']); scaler.load_state_dict(c['scaler'])
-        torch.set_rng_state(c['rng']['torch'])
-        state = {'seconds': 0.0, **{k: c[k] for k in ('epoch', 'step', 'best_miou', 'history', 'seconds') if k in c}}
-        if rank == 0: print(f'resumed from {ckpt} at epoch {state["epoch"]}, step {state["step"]}')
-    elif ckpt.exists() and rank == 0: print(f'{ckpt} exists but TRAIN.RESUME is False: training from the start (it will be replaced)')
-    writer = None
-    if rank == 0:
-        try: from torch.utils.tensorboard import SummaryWriter
-        except ImportError: raise PidnetError('training logs need TensorBoard: pip install "pidnet_nb[open]" (or tensorboard)') from None
-        writer = SummaryWriter(str(out / 'tensorboard'))
-    dtype = train_dtype(cfg.TRAIN.PRECISION, device)
+    state = _resume_state(cfg, out / 'checkpoint.pt', model, optimizer, scaler, rank)
+    writer, criterion, dtype = _writer(out, rank), PIDNetLoss.from_config(cfg), train_dtype(cfg.TRAIN.PRECISION, device)
     amp = dict(device_type=device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
     val = build_dataset(cfg, cfg.DATASET.VAL_SET) if rank == 0 and cfg.DATASET.VAL_SET else None
-    start = time.perf_counter() - state['seconds']  # a resumed run counts the time of the runs before it
+    lr_at, start = lambda step: poly_lr(cfg.TRAIN.LR, step, epochs * len(loader)), time.perf_counter() - state['seconds']
     for epoch in range(state['epoch'], epochs):
         ds.set_epoch(epoch); sampler.set_epoch(epoch); net.train()
         bar = tqdm(loader, desc=f'epoch {epoch + 1}/{epochs}', disable=not progress or rank != 0, leave=False)
-        for images, labels, edges in bar:
-            images = images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-            labels, edges = labels.to(device, non_blocking=True), edges.to(device, non_blocking=True)
-            lr = poly_lr(cfg.TRAIN.LR, state['step'], total)
-            for g in optimizer.param_groups: g['lr'] = lr
-            with torch.autocast(**amp):
-                loss, parts = criterion(net(images), labels, edges)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward(); scaler.step(optimizer); scaler.update()
-            state['step'] += 1
-            if writer:
-                writer.add_scalar('train/loss', loss.item(), state['step']); writer.add_scalar('train/lr', lr, state['step'])
-                for k, v in parts.items(): writer.add_scalar(f'train/loss_{k}', v.item(), state['step'])
-            bar.set_postfix(loss=f'{loss.item():.3f}')
-            state['history'].append(loss.item())
-            if max_steps and state['step'] >= max_steps: break
+        _train_steps(net, bar, criterion, optimizer, scaler, state, lr_at, amp, device, writer, max_steps)
         state['epoch'] = epoch + 1
         done = state['epoch'] == epochs or bool(max_steps and state['step'] >= max_steps)
-        if rank == 0:
-            if val is not None and (state['epoch'] % eval_every == 0 or done):
-                with torch.autocast(**amp):
-                    miou = evaluate(model, val, device=device, progress=False, num_workers=cfg.WORKERS).miou
-                writer.add_scalar('val/miou', miou, state['epoch'])
-                print(f'epoch {state["epoch"]}: val mIoU {100 * miou:.2f}, {time.perf_counter() - start:.0f} s')
-                if miou > state['best_miou']:
-                    state['best_miou'] = miou
-                    export_weights(model, out / 'best.pt', epoch=state['epoch'], val_miou=miou)
-            state['seconds'] = time.perf_counter() - start
-            atomic_save({'model': model.state_dict(), 'optimizer': optimizer.state_dict(), 'scaler': scaler.state_dict(),
-                         'rng': _rng_state(), **state}, ckpt)
+        if rank == 0: _end_epoch(model, optimizer, scaler, state, out, val, amp, device, writer,
+                                 state['epoch'] % eval_every == 0 or done, cfg.WORKERS, start)
         if world > 1: dist.barrier()
         if done: break
     state['seconds'] = time.perf_counter() - start
-    if writer:
-        writer.close()
-        export_weights(model, out / 'last.pt', epoch=state['epoch'], steps=state['step'], train_seconds=round(state['seconds']))
+    if writer: writer.close(); export_weights(model, out / 'last.pt', epoch=state['epoch'], steps=state['step'], train_seconds=round(state['seconds']))
     return state

@@ -213,8 +213,11 @@ def test_fewer_batches_start_over_and_say_why(tmp_path):
 
 def test_ctrl_c_keeps_the_checkpoint_and_says_how_to_resume(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != 'PIDNET_DEBUG'}
+    # A shell's background job (`make test &`, nohup) ignores SIGINT, and a child inherits that: Python then installs no
+    # KeyboardInterrupt handler and the signal is lost. Restore the default in the child, as in a terminal.
     p = subprocess.Popen([sys.executable, '-m', 'pidnet_nb.cli', 'calibrate', '-c', CFG, '--batches', '200', '--out', str(tmp_path / 'c')],
-                         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     ckpt = tmp_path / 'c' / 'calib-checkpoint.pt'
     for _ in range(1200):
         if ckpt.exists() or p.poll() is not None: break
