@@ -22,7 +22,7 @@ import torch
 from pidnet_nb.config import build_dataset, get_config, load_model
 from pidnet_nb.core import write_json
 from pidnet_nb.anatomy import count_cost
-from pidnet_nb.deploy import cpu_model, int8_conv_model, int8_peak, time_calls
+from pidnet_nb.runtime import cpu_model, int8_conv_model, int8_peak, time_calls
 from pidnet_nb.model import pidnet_s
 from pidnet_nb.metrics import evaluate
 from pidnet_nb.quant import calibration_order, example_input

@@ -14,14 +14,15 @@ from .config import build_dataset, get_config, load_model
 from .core import PidnetError, Table, write_json
 from .data import CAMVID, CITYSCAPES
 from .demo import run_demo
-from .deploy import bench_gpu, bench_onnx, bench_torch, board_script, compile_config, parse_hrt_perf
+from .deploy import bench_gpu, board_script, compile_config, parse_hrt_perf
 from .download import data_home, download_camvid
 from .fast_train import fast_train, write_pack
 from .masks import infer_folder
 from .metrics import evaluate
 from .model import pidnet_s
 from .qat import qat_config
-from .quant import calibrate_config, example_input, load_calibrated, need_openvino, RUNTIMES
+from .quant import calibrate_config, example_input, load_calibrated
+from .runtime import RUNTIMES, bench_onnx, bench_torch, need_openvino
 from .stages import STAGES, stage_predictor, stage_predictors
 from .train import train
 

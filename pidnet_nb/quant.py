@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_quant.ipynb #cd612288
 from __future__ import annotations
-import copy, hashlib, importlib.util, random, tempfile
+import copy, hashlib, importlib.util, random
 from pathlib import Path
 
 import torch
@@ -12,15 +12,14 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .config import build_dataset
-from .core import PidnetError, Table, atomic_path, atomic_save, atomic_write, load_tensors
+from .core import PidnetError, Table, atomic_save, load_tensors
 from .surgery import HORIZON_PASSES, add_stubs, apply_surgery, fold_batchnorm, keepdim_sum, module_name, rewrite_rsub
 
 # %% auto #0
-__all__ = ['CALIBRATION_METHODS', 'ACTIVATION_SCHEMES', 'DEFAULT_OVERRIDES', 'BACKENDS', 'RUNTIMES', 'islands', 'override_for',
+__all__ = ['CALIBRATION_METHODS', 'ACTIVATION_SCHEMES', 'DEFAULT_OVERRIDES', 'BACKENDS', 'islands', 'override_for',
            'make_quantizer', 'export_for_quant', 'OpenBackend', 'HorizonSteps', 'horizon_available', 'HorizonBackend',
-           'get_backend', 'qconfig_report', 'load_observers', 'calibration_order', 'calibrate', 'export_onnx',
-           'OrtPredictor', 'openvino_form', 'need_openvino', 'write_openvino', 'OpenVinoPredictor', 'runtime_predictor',
-           'example_input', 'weights_digest', 'calibrate_config', 'load_calibrated']
+           'get_backend', 'qconfig_report', 'load_observers', 'calibration_order', 'calibrate', 'example_input',
+           'weights_digest', 'calibrate_config', 'load_calibrated']
 
 # %% ../nbs/11_quant.ipynb #d9e2b9eb
 CALIBRATION_METHODS = ('minmax', 'histogram', 'ema')
@@ -116,10 +115,7 @@ class OpenBackend:
         return allow_exported_model_train_eval(convert_pt2e(copy.deepcopy(prepared)))  # so that .eval() works
 
     convert = fake_quant  # PT2E's reference model is the integer model in Q/DQ form; ONNX Runtime runs it in int8
-
-    def int8(self, prepared, example, path, runtime:str='onnxruntime'):
-        "The integer model: the converted program exported to ONNX (QDQ) at `path`, run by `runtime` (see `RUNTIMES`)."
-        return runtime_predictor(export_onnx(self.convert(prepared), example, path), runtime)
+    exports_onnx = True  # its integer model is exported to ONNX and run by a runtime (the runtime chapter)
 
     def qconfig_report(self, prepared, example=None, out_dir=None):
         "The quantization of every convolution (see `qconfig_report` below)."
@@ -146,10 +142,7 @@ class HorizonSteps:
         from horizon_plugin_pytorch.quantization import convert_fx
         return convert_fx(self.fake_quant(prepared))
 
-    def int8(self, prepared, example, path, runtime:str='onnxruntime'):
-        "The integer model run by PyTorch, as the walkthrough's `int_infer` does (a `convert_fx` model has no ONNX export)."
-        if runtime != 'onnxruntime': raise PidnetError(f"--runtime {runtime}: a horizon calibration runs in the plugin's own model; drop --runtime")
-        return self.convert(prepared).eval(), "int8: the plugin's converted model, run by PyTorch"
+    exports_onnx = False  # a `convert_fx` model has no ONNX export: PyTorch runs it, as the walkthrough's `int_infer` does
 
     def qconfig_report(self, prepared, example, out_dir=None) -> str:
         "Horizon's `check_qconfig` (it writes `qconfig_info.txt` into `out_dir`), summed up in one line."
@@ -256,83 +249,6 @@ def calibrate(backend, prepared, dataset, out_dir='calibration', batches:int=100
             atomic_save({'state': prepared.state_dict(), 'batches': b + 1, 'tag': tag}, ckpt)
     atomic_save({'state': prepared.state_dict(), 'batches': total, 'tag': tag}, out / 'calib-checkpoint-last.pt')
     return prepared
-
-# %% ../nbs/11_quant.ipynb #156c1bfb
-def export_onnx(model:nn.Module, example:torch.Tensor, path) -> Path:
-    "Export `model` for inputs shaped like `example` to ONNX at `path` (written atomically)."
-    import contextlib, io
-    model.eval()  # PT2E models: torchao moves the ops to eval mode but leaves the flag (and returns None)
-    model.training = False
-    with atomic_path(path) as tmp, contextlib.redirect_stdout(io.StringIO()):
-        torch.onnx.export(model, (example,), dynamo=True, input_names=['image'], output_names=['logits']).save(str(tmp))
-    return Path(path)
-
-class OrtPredictor:
-    "An ONNX Runtime session as a predictor: normalised image batch in, logits out (CPU)."
-    def __init__(self, path, threads:int|None=None):
-        import onnxruntime as ort
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads: opts.intra_op_num_threads = threads
-        self.path, self.session = Path(path), ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])
-        self.input = self.session.get_inputs()[0].name
-
-    def __call__(self, images:torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(self.session.run(None, {self.input: images.cpu().numpy()})[0])
-
-# %% ../nbs/11_quant.ipynb #c960a8bb
-def openvino_form(src, dst) -> Path:
-    "`src` (a QDQ ONNX model) without the Q/DQ pair between a `Concat` and a `BatchNormalization`, which OpenVINO 2026.4 crashes on."
-    import onnx
-    m = onnx.load(str(src))
-    producer = {o: n for n in m.graph.node for o in n.output}
-    op = lambda name: getattr(producer.get(name), 'op_type', None)
-    for n in m.graph.node:
-        if n.op_type == 'BatchNormalization' and op(n.input[0]) == 'DequantizeLinear':
-            q = producer[n.input[0]].input[0]
-            if op(q) == 'QuantizeLinear' and op(producer[q].input[0]) == 'Concat': n.input[0] = producer[q].input[0]
-    while True:  # the pairs nobody reads any more
-        read = {i for n in m.graph.node for i in n.input} | {o.name for o in m.graph.output}
-        unread = [n for n in m.graph.node if n.op_type in ('QuantizeLinear', 'DequantizeLinear') and n.output[0] not in read]
-        if not unread: break
-        for n in unread: m.graph.node.remove(n)
-    return atomic_write(dst, m.SerializeToString())
-
-# %% ../nbs/11_quant.ipynb #75e8b234
-def need_openvino():
-    "The `openvino` module, or one line saying how to install it."
-    if importlib.util.find_spec('openvino') is None: raise PidnetError('--runtime openvino needs OpenVINO: pip install openvino')
-    import openvino
-    return openvino
-
-def write_openvino(onnx_path, xml_path) -> Path:
-    "The OpenVINO IR (`xml_path` and its `.bin`) of a QDQ ONNX model, through `openvino_form`; nothing half-written is left."
-    ov, xml_path = need_openvino(), Path(xml_path)
-    xml_path.unlink(missing_ok=True)  # never an old graph beside new weights: the .bin is renamed into place first
-    weights = atomic_path(xml_path.with_suffix('.bin'))  # save_model writes the .bin beside the .xml, under this very name
-    with tempfile.TemporaryDirectory() as d, atomic_path(xml_path) as xml, weights:
-        ov.save_model(ov.convert_model(str(openvino_form(onnx_path, Path(d) / 'form.onnx'))), str(xml), compress_to_fp16=False)
-    return xml_path
-
-class OpenVinoPredictor:
-    "An OpenVINO CPU model (`.xml` IR or ONNX) as a predictor: OpenVINO's defaults, `threads` inference threads if given."
-    def __init__(self, path, threads:int|None=None):
-        self.path = Path(path)
-        self.model = need_openvino().Core().compile_model(str(path), 'CPU', {'INFERENCE_NUM_THREADS': threads} if threads else {})
-        self.precision = self.model.get_property('INFERENCE_PRECISION_HINT').to_string()  # of what is not int8: bf16 on CPUs that have it
-
-    def __call__(self, images:torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(self.model(images.cpu().numpy())[0].copy())
-
-RUNTIMES = {'onnxruntime': OrtPredictor, 'openvino': OpenVinoPredictor}
-
-# %% ../nbs/11_quant.ipynb #ba45591d
-def runtime_predictor(onnx_path, runtime:str='onnxruntime') -> tuple:
-    "(predictor, description) of a QDQ ONNX model in `runtime`: ONNX Runtime on the file itself, OpenVINO on its IR written beside it."
-    if runtime not in RUNTIMES: raise PidnetError(f'--runtime {runtime}: unknown; choose one of {list(RUNTIMES)}')
-    if runtime == 'onnxruntime': return OrtPredictor(onnx_path), 'int8: ONNX Runtime'
-    p = OpenVinoPredictor(write_openvino(onnx_path, Path(onnx_path).with_suffix('.xml')))
-    return p, f'int8: OpenVINO (default settings: {p.precision} where not int8)'
 
 # %% ../nbs/11_quant.ipynb #bcc6086e
 def example_input(cfg) -> torch.Tensor:

@@ -37,7 +37,8 @@ QAT = WEIGHTS.parent / 'pidnet_s_camvid_qat.pt'  # the shipped QAT result (`pidn
 def test_qat_file_contract(tmp_path):
     from pidnet_nb.config import load_model
     from pidnet_nb.deploy import float_inputs
-    from pidnet_nb.quant import example_input, export_onnx, load_calibrated, weights_digest
+    from pidnet_nb.quant import example_input, load_calibrated, weights_digest
+    from pidnet_nb.runtime import export_onnx
     cfg = get_config('camvid/pidnet_small_camvid')
     model = load_model(cfg, verbose=False)
     c = torch.load(QAT, weights_only=True)
