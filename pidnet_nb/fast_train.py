@@ -205,7 +205,8 @@ def _epochs(net, model, run:dict, state:dict, out:Path, warmup:int, minutes, sav
     lr_at = lambda s: warmup_poly(state['lr'], s, state['epochs'] * per_epoch, warmup * per_epoch)
     bar = tqdm(total=state['epochs'], initial=state['epoch'], desc='epochs', disable=not progress)
     while state['epoch'] < min(state['epochs'], until or state['epochs']):
-        if first and not state['fitted'] and state['epoch'] >= max(warmup, first[0] + 1):  # pace known; decay not begun
+        known = state['epoch'] > first[0] if first else state['pace'] > 0  # a pace without compilation, or a saved one
+        if known and not state['fitted'] and state['epoch'] >= warmup:  # decay not begun
             fit = _fit_epochs(state['epochs'], state['epoch'], time.perf_counter() - start, run['batch'] * per_epoch / state['pace'], minutes)
             if fit < state['epochs']: print(f'{state["epochs"]} epochs do not fit into {minutes} minutes at this pace: training {fit}')
             bar.total, state['epochs'], state['fitted'] = fit, fit, True

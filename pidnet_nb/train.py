@@ -133,11 +133,14 @@ def _data(cfg, seed:int, limit:int|None, rank:int, world:int, device) -> tuple:
     return ds, sampler, loader
 
 # %% ../nbs/07_train.ipynb #bd0167b9
-def _resume_state(cfg, ckpt:Path, model, optimizer, scaler, rank:int) -> dict:
+def _resume_state(cfg, ckpt:Path, model, optimizer, scaler, rank:int, precision:str) -> dict:
     "The training state: fresh, or restored from `ckpt` (weights, optimizer, scaler, random state) with `TRAIN.RESUME`."
-    state = {'epoch': cfg.TRAIN.BEGIN_EPOCH, 'step': 0, 'best_miou': -1.0, 'history': [], 'seconds': 0.0}
+    state = {'epoch': cfg.TRAIN.BEGIN_EPOCH, 'step': 0, 'best_miou': -1.0, 'history': [], 'seconds': 0.0, 'precision': precision}
     if cfg.TRAIN.RESUME and ckpt.exists():
         c = load_tensors(ckpt, 'training checkpoint')
+        if c.get('precision', precision) != precision and rank == 0:
+            print(f'note: {ckpt} was trained in {c["precision"]}, this run trains in {precision} (TRAIN.PRECISION)')
+        c['precision'] = precision
         model.load_state_dict(c['model']); optimizer.load_state_dict(c['optimizer']); scaler.load_state_dict(c['scaler'])
         torch.set_rng_state(c['rng']['torch'])
         state.update({k: c[k] for k in state if k in c})
@@ -196,11 +199,11 @@ def train(cfg, out_dir=None, device:str|None=None, max_steps:int|None=None, limi
     torch.manual_seed(seed)
     model, optimizer = _model_and_optimizer(cfg, device)
     ds, sampler, loader = _data(cfg, seed, limit, rank, world, device)
-    net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    scaler = torch.amp.GradScaler(device.type, enabled=False)  # bf16 needs no loss scaling; kept for fp16 and resume
-    state = _resume_state(cfg, out / 'checkpoint.pt', model, optimizer, scaler, rank)
-    writer, criterion, dtype = _writer(out, rank), PIDNetLoss.from_config(cfg), train_dtype(cfg.TRAIN.PRECISION, device)
+    net, scaler = nn.parallel.DistributedDataParallel(model) if world > 1 else model, torch.amp.GradScaler(device.type, enabled=False)
+    dtype = train_dtype(cfg.TRAIN.PRECISION, device)  # bf16 needs no loss scaling: the scaler stays off (kept for resume)
     amp = dict(device_type=device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
+    state = _resume_state(cfg, out / 'checkpoint.pt', model, optimizer, scaler, rank, str(amp['dtype']).split('.')[-1])
+    writer, criterion = _writer(out, rank), PIDNetLoss.from_config(cfg)
     val = build_dataset(cfg, cfg.DATASET.VAL_SET) if rank == 0 and cfg.DATASET.VAL_SET else None
     lr_at, start = lambda step: poly_lr(cfg.TRAIN.LR, step, epochs * len(loader)), time.perf_counter() - state['seconds']
     for epoch in range(state['epoch'], epochs):
