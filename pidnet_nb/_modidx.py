@@ -212,6 +212,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'pidnet_nb.metrics.Scores.pixel_acc': ('metrics.html#scores.pixel_acc', 'pidnet_nb/metrics.py'),
                                    'pidnet_nb.metrics.Scores.table': ('metrics.html#scores.table', 'pidnet_nb/metrics.py'),
                                    'pidnet_nb.metrics.Scores.to_dict': ('metrics.html#scores.to_dict', 'pidnet_nb/metrics.py'),
+                                   'pidnet_nb.metrics.class_accuracy': ('metrics.html#class_accuracy', 'pidnet_nb/metrics.py'),
+                                   'pidnet_nb.metrics.class_iou': ('metrics.html#class_iou', 'pidnet_nb/metrics.py'),
                                    'pidnet_nb.metrics.confusion_matrix': ('metrics.html#confusion_matrix', 'pidnet_nb/metrics.py'),
                                    'pidnet_nb.metrics.evaluate': ('metrics.html#evaluate', 'pidnet_nb/metrics.py'),
                                    'pidnet_nb.metrics.plot_confusion': ('metrics.html#plot_confusion', 'pidnet_nb/metrics.py'),

@@ -16,7 +16,7 @@ from .core import PidnetError, Table
 from .data import IGNORE, Classes
 
 # %% auto #0
-__all__ = ['confusion_matrix', 'Scores', 'predict_logits', 'evaluate', 'plot_confusion']
+__all__ = ['confusion_matrix', 'class_iou', 'class_accuracy', 'Scores', 'predict_logits', 'evaluate', 'plot_confusion']
 
 # %% ../nbs/04_metrics.ipynb #17c657f4
 def confusion_matrix(pred:torch.Tensor, label:torch.Tensor, num_classes:int, ignore:int=IGNORE) -> torch.Tensor:
@@ -26,6 +26,18 @@ def confusion_matrix(pred:torch.Tensor, label:torch.Tensor, num_classes:int, ign
         raise PidnetError(f'labels outside 0..{num_classes - 1} (and {ignore}) found: {label[keep].unique().tolist()}')
     idx = label[keep].long() * num_classes + pred[keep].long()
     return torch.bincount(idx, minlength=num_classes ** 2).reshape(num_classes, num_classes).cpu()
+
+# %% ../nbs/04_metrics.ipynb #ccdf3da0
+def class_iou(cm:torch.Tensor) -> torch.Tensor:
+    "IoU of each class of confusion matrix `cm`; NaN for a class neither present nor predicted."
+    cm = cm.double(); tp = cm.diag()
+    union = cm.sum(0) + cm.sum(1) - tp
+    return torch.where(union > 0, tp / union.clamp(min=1), torch.nan)
+
+def class_accuracy(cm:torch.Tensor) -> torch.Tensor:
+    "Accuracy (recall) of each class of confusion matrix `cm`; NaN for a class absent from the labels."
+    rows = cm.sum(1).double()
+    return torch.where(rows > 0, cm.diag() / rows.clamp(min=1), torch.nan)
 
 # %% ../nbs/04_metrics.ipynb #128708bd
 @dataclass
@@ -37,19 +49,13 @@ class Scores:
     seconds: float = 0.0
 
     @property
-    def iou(self) -> torch.Tensor:
-        cm = self.confusion.double(); tp = cm.diag()
-        union = cm.sum(0) + cm.sum(1) - tp
-        return torch.where(union > 0, tp / union.clamp(min=1), torch.nan)
-
+    def iou(self) -> torch.Tensor: return class_iou(self.confusion)
     @property
     def miou(self) -> float: return self.iou.nanmean().item()
     @property
     def pixel_acc(self) -> float: return (self.confusion.diag().sum() / self.confusion.sum().clamp(min=1)).item()
     @property
-    def mean_acc(self) -> float:
-        rows = self.confusion.sum(1).double()
-        return torch.where(rows > 0, self.confusion.diag() / rows.clamp(min=1), torch.nan).nanmean().item()
+    def mean_acc(self) -> float: return class_accuracy(self.confusion).nanmean().item()
 
     def table(self) -> Table:
         "IoU per class in percent, then mIoU, pixel accuracy and mean accuracy (also in percent)."
