@@ -25,7 +25,7 @@ from pidnet_nb.anatomy import count_cost
 from pidnet_nb.runtime import cpu_model, int8_conv_model, int8_peak, time_calls
 from pidnet_nb.model import pidnet_s
 from pidnet_nb.metrics import evaluate
-from pidnet_nb.quant import calibration_order, example_input
+from pidnet_nb.quant import calibration_order, example_input, weights_digest
 
 
 def machine() -> str:
@@ -113,7 +113,7 @@ def main(argv=None):
     model, x = load_model(cfg), example_input(cfg).normal_(generator=torch.Generator().manual_seed(0))
     work = Path(tempfile.mkdtemp(prefix='bench_'))
     files = routes(Path(args.compile), work, cfg, args.calib_batches)
-    result = {'machine': machine(), 'rounds': args.rounds, 'frames': args.frames, 'input': list(x.shape),
+    result = {'machine': machine(), 'weights_sha256': weights_digest(model), 'rounds': args.rounds, 'frames': args.frames, 'input': list(x.shape),
               'gmac': count_cost(pidnet_s(num_classes=cfg.DATASET.NUM_CLASSES), tuple(x.shape[2:]))['macs'] / 1e9,
               'routes': {k: str(v).replace(str(work), '<bench>') for k, v in files.items()}, 'by_threads': {}}
     for threads in args.threads:

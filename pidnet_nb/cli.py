@@ -21,7 +21,7 @@ from .masks import infer_folder
 from .metrics import evaluate
 from .model import pidnet_s
 from .qat import qat_config
-from .quant import calibrate_config, example_input, load_calibrated
+from .quant import calibrate_config, example_input, load_calibrated, weights_digest
 from .runtime import RUNTIMES, bench_onnx, bench_torch, need_openvino
 from .stages import STAGES, stage_predictor, stage_predictors
 from .train import train
@@ -66,7 +66,7 @@ def cmd_eval(args):
     print(scores.table())
     print(f'{stage}: mIoU {100 * scores.miou:.2f} on {scores.images} images of {ds.name}, '
           f'{scores.images / scores.seconds:.2f} images/s')
-    if args.json: write_json(scores.to_dict(stage), args.json)
+    if args.json: write_json({**scores.to_dict(stage), 'weights_sha256': weights_digest(model)}, args.json)  # tied to its weights
     return scores
 
 # %% ../nbs/09_cli.ipynb #c074311f

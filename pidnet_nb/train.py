@@ -84,7 +84,7 @@ class EpochSeeded(Dataset):
 # %% ../nbs/07_train.ipynb #1c0b5992
 def export_weights(model:nn.Module, path, **meta):
     "Save `model`'s state dict in half precision (integer buffers kept) with `meta`, as the shipped weights."
-    sd = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    sd = {k: (v.half() if v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()}  # loads anywhere
     atomic_save({'model': sd, 'meta': meta}, path)
 
 # %% ../nbs/07_train.ipynb #32ec57e4

@@ -71,3 +71,14 @@ def test_qat_openvino_miou_reproduces():
     scores = evaluate(predictor, build_dataset(cfg), progress=False, num_workers=0)
     assert scores.images == record['images'] == 233
     assert abs(100 * scores.miou - 100 * record['miou']) < 0.1
+
+
+def test_every_record_belongs_to_the_shipped_weights():
+    "Each evaluation record and the benchmark carry the digest of the float weights they were measured with."
+    from pidnet_nb.config import load_model
+    from pidnet_nb.core import project_file
+    from pidnet_nb.quant import weights_digest
+    digest = weights_digest(load_model(get_config('camvid/pidnet_small_camvid'), verbose=False))
+    records = sorted((WEIGHTS.parent / 'results').glob('*.json')) + [project_file('bench/results-cpu.json')]
+    stale = [f.name for f in records if json.loads(f.read_text()).get('weights_sha256') != digest]
+    assert len(records) >= 7 and not stale, f'measured with other weights: {stale}'
