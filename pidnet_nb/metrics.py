@@ -82,8 +82,18 @@ def predict_logits(predictor, images:torch.Tensor, size, output_index:int=1, fli
     if flip: logits = (logits + run(images.flip(-1)).flip(-1)) / 2
     return logits
 
-def evaluate(predictor, dataset, batch_size:int=1, flip:bool=False, device='cpu', num_workers:int=1,
-             progress:bool=True, limit:int|None=None, output_index:int=1, align_corners:bool=False) -> Scores:
+# %% ../nbs/04_metrics.ipynb #9cb60e8b
+def evaluate(predictor, # a model or any callable: normalised images (n, 3, H, W) -> logits (or a tuple of them)
+             dataset, # (image, label, ...) items, with `classes`
+             batch_size:int=1, # images per call
+             flip:bool=False, # also predict the mirrored image and average (the official FLIP_TEST)
+             device='cpu', # where the images go before the call
+             num_workers:int=1, # data-loading processes (0: in this process)
+             progress:bool=True, # show a progress bar
+             limit:int|None=None, # only the first N items
+             output_index:int=1, # which output of a tuple is the prediction
+             align_corners:bool=False # upsampling of the logits to the label size
+            ) -> Scores:
     "Scores of `predictor` on `dataset` (or its first `limit` items), whole-image inference."
     if limit: dataset = torch.utils.data.Subset(dataset, range(min(limit, len(dataset))))
     classes = dataset.dataset.classes if isinstance(dataset, torch.utils.data.Subset) else dataset.classes

@@ -124,9 +124,18 @@ def _half_parameters(net:nn.Module) -> dict:
     names = {n for n, _ in net.named_parameters()}
     return {k: v.half() if k in names else v for k, v in net.state_dict().items()}
 
-def qat_config(cfg, model:nn.Module, calib_file='calibration/calib-checkpoint-last.pt', out_dir='qat', epochs:int=5,
-               lr:float=2e-4, batch_size:int=8, freeze_observers:int|None=3, control:bool=False, loss:str='distill',
-               resume:bool=True, progress:bool=True, limit:int|None=None) -> Path:
+# %% ../nbs/14_qat.ipynb #f783db2f
+def qat_config(cfg, # the config: TRAIN_SET, TRAIN.IMAGE_SIZE and the augmentation
+               model:nn.Module, # the float model the calibration belongs to (and the teacher for distillation)
+               calib_file='calibration/calib-checkpoint-last.pt', # an open-backend calibration checkpoint
+               out_dir='qat', # qat-checkpoint.pt (resumable), qat-checkpoint-last.pt, tensorboard/
+               epochs:int=5, lr:float=2e-4, batch_size:int=8, # the poly schedule from `lr`
+               freeze_observers:int|None=3, # first epoch (from 0) with the quantizer ranges frozen
+               control:bool=False, # fine-tune the float model the same way instead (writes control.pt)
+               loss:str='distill', # 'distill' (match the float model) or 'labels' (main-head OHEM)
+               resume:bool=True, progress:bool=True, # continue a stopped run; show progress
+               limit:int|None=None # only the first N training images (tests)
+              ) -> Path:
     "QAT of `model` from the calibration `calib_file` (or, if `control`, the same fine-tuning in float); returns the file written."
     b, calibrated, tag = load_calibrated(cfg, model, calib_file)
     if tag['kind'] != 'calib' or b.name != 'open':

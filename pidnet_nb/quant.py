@@ -265,8 +265,17 @@ def weights_digest(model:nn.Module) -> str:
     return h.hexdigest()[:16]
 
 # %% ../nbs/11_quant.ipynb #fc220977
-def calibrate_config(cfg, model:nn.Module, out_dir='calibration', batches:int=100, method:str='minmax',
-                     backend:str='open', resume:bool=True, progress:bool=True, scheme:str='u8', float_modules=()):
+def calibrate_config(cfg, # the config: DATASET.TRAIN_SET gives the calibration images
+                     model:nn.Module, # the float model (its weights' digest goes into the checkpoint)
+                     out_dir='calibration', # calib-checkpoint.pt (resumable) and calib-checkpoint-last.pt
+                     batches:int=100, # calibration images, one a batch
+                     method:str='minmax', # the open backend's observer: 'minmax', 'histogram' or 'ema'
+                     backend:str='open', # 'open' (torchao PT2E) or 'horizon' (the plugin)
+                     resume:bool=True, # continue a calibration stopped part-way
+                     progress:bool=True, # show a progress bar
+                     scheme:str='u8', # activation format: 'u8' or 'j5' (see ACTIVATION_SCHEMES)
+                     float_modules=() # modules kept in float (float islands); default: all int8
+                    ):
     "Calibrate `model` on `cfg.DATASET.TRAIN_SET`, `float_modules` left in float; checkpoints in `out_dir`; returns (backend, prepared)."
     if backend == 'horizon' and (method, scheme) != ('minmax', 'u8'):
         raise PidnetError("--method and --scheme choose the open backend's observers; the horizon backend uses the plugin's calibration qconfig")
