@@ -121,7 +121,8 @@ import logging, warnings
 THIRD_PARTY_NOISE = {  # logger name: message fragment of a record to drop
     'torchao': 'Failed to load',
     'torch.onnx._internal.exporter._registration': 'torchvision is not installed',
-    'torch.utils._pytree': 'register_constant()'}
+    'torch.utils._pytree': 'register_constant()',
+    '': 'is out-of-range for weight'}  # the root logger: ONNX Runtime's quantizer, on a 1-D weight it quantizes per tensor
 
 def _drops(fragment:str): return lambda record: fragment not in record.getMessage()
 

@@ -100,19 +100,27 @@ def train_dtype(precision:str, # TRAIN.PRECISION: 'auto', 'bf16' or 'fp32'
               device.type == 'cpu' and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
     return torch.bfloat16 if precision == 'bf16' or native else None
 
-def _setup_distributed(device):
-    "(rank, world size); initialises the process group when launched by torchrun."
+def _autocast(precision:str, device:torch.device) -> dict:
+    "`torch.autocast`'s arguments for `train_dtype`'s choice (disabled for fp32)."
+    dtype = train_dtype(precision, device)
+    return dict(device_type=device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
+
+def _setup_distributed(device:str|None) -> tuple:
+    "(device, rank, world size) of this process; initialises the process group when launched by torchrun."
+    device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     world = int(os.environ.get('WORLD_SIZE', 1))
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group('nccl' if str(device).startswith('cuda') else 'gloo')
-    return (dist.get_rank() if world > 1 else 0), world
+        dist.init_process_group('nccl' if device.type == 'cuda' else 'gloo')
+    if device.type == 'cuda' and world > 1: device = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
+    return device, (dist.get_rank() if world > 1 else 0), world
 
 def _rng_state():
     return {'torch': torch.get_rng_state(), 'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
 
 # %% ../nbs/07_train.ipynb #db3379d0
-def _model_and_optimizer(cfg, device) -> tuple:
+def _model_and_optimizer(cfg, device, seed:int) -> tuple:
     "The training model (auxiliary heads; `MODEL.PRETRAINED` loaded unless resuming), channels-last on `device`, and its SGD."
+    torch.manual_seed(seed)
     model = build_model(cfg, augment=True)
     if cfg.MODEL.PRETRAINED and not cfg.TRAIN.RESUME: print(load_pretrained(model, cfg.MODEL.PRETRAINED, strict=False))
     model = model.to(device, memory_format=torch.channels_last)
@@ -121,7 +129,7 @@ def _model_and_optimizer(cfg, device) -> tuple:
     return model, optimizer
 
 def _data(cfg, seed:int, limit:int|None, rank:int, world:int, device) -> tuple:
-    "(epoch-seeded training set, its sampler, the loader) of this process's share of every epoch."
+    "(epoch-seeded training set, its sampler, the loader) of this process's share of every epoch, and (rank 0) the validation set."
     base = build_dataset(cfg, train=True)
     ds = EpochSeeded(base, base.transform, seed)
     if limit: ds.ds.pairs = ds.ds.pairs[:limit]
@@ -130,7 +138,7 @@ def _data(cfg, seed:int, limit:int|None, rank:int, world:int, device) -> tuple:
     loader = DataLoader(ds, batch_size=cfg.TRAIN.BATCH_SIZE_PER_GPU, sampler=sampler, num_workers=cfg.WORKERS,
                         drop_last=True, pin_memory=device.type == 'cuda')
     if len(loader) == 0: raise PidnetError(f'{len(ds)} images make no batch of {cfg.TRAIN.BATCH_SIZE_PER_GPU} per process')
-    return ds, sampler, loader
+    return ds, sampler, loader, build_dataset(cfg, cfg.DATASET.VAL_SET) if rank == 0 and cfg.DATASET.VAL_SET else None
 
 # %% ../nbs/07_train.ipynb #bd0167b9
 def _resume_state(cfg, ckpt:Path, model, optimizer, scaler, rank:int, precision:str) -> dict:
@@ -188,23 +196,30 @@ def _end_epoch(model, optimizer, scaler, state:dict, out:Path, val, amp:dict, de
     atomic_save({'model': model.state_dict(), 'optimizer': optimizer.state_dict(), 'scaler': scaler.state_dict(),
                  'rng': _rng_state(), **state}, out / 'checkpoint.pt')
 
+def _finish(model, state:dict, start:float, writer, out:Path) -> dict:
+    "`state` with the training time; on rank 0 the logs closed and `last.pt` written."
+    state['seconds'] = time.perf_counter() - start
+    if writer: writer.close(); export_weights(model, out / 'last.pt', epoch=state['epoch'], steps=state['step'], train_seconds=round(state['seconds']))
+    return state
+
 # %% ../nbs/07_train.ipynb #89e29565
-def train(cfg, out_dir=None, device:str|None=None, max_steps:int|None=None, limit:int|None=None,
-          eval_every:int=1, seed:int=0, progress:bool=True) -> dict:
+def train(cfg, # the config: model, data, schedule and losses (`MODEL`, `DATASET`, `TRAIN`, `LOSS`)
+          out_dir=None, # checkpoint.pt, best.pt, last.pt and the TensorBoard logs (default: `cfg.OUTPUT_DIR`)
+          device:str|None=None, # 'cpu' or 'cuda' (default: cuda where there is one); under torchrun, one GPU per process
+          max_steps:int|None=None, # stop after this many optimizer steps in all (a smoke run)
+          limit:int|None=None, # only the first N training images
+          eval_every:int=1, # score the validation set every N epochs (and after the last one)
+          seed:int=0, # seed of the initial weights, the data order and the augmentation
+          progress:bool=True # show a progress bar per epoch
+         ) -> dict:
     "Train `cfg`'s model on `cfg.DATASET.TRAIN_SET`; returns the history. Writes checkpoints under `out_dir`."
-    device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
-    rank, world = _setup_distributed(device)
-    if device.type == 'cuda' and world > 1: device = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
-    out, epochs = Path(out_dir or cfg.OUTPUT_DIR), cfg.TRAIN.END_EPOCH
-    torch.manual_seed(seed)
-    model, optimizer = _model_and_optimizer(cfg, device)
-    ds, sampler, loader = _data(cfg, seed, limit, rank, world, device)
+    (device, rank, world), out, epochs = _setup_distributed(device), Path(out_dir or cfg.OUTPUT_DIR), cfg.TRAIN.END_EPOCH
+    model, optimizer = _model_and_optimizer(cfg, device, seed)
+    ds, sampler, loader, val = _data(cfg, seed, limit, rank, world, device)
     net, scaler = nn.parallel.DistributedDataParallel(model) if world > 1 else model, torch.amp.GradScaler(device.type, enabled=False)
-    dtype = train_dtype(cfg.TRAIN.PRECISION, device)  # bf16 needs no loss scaling: the scaler stays off (kept for resume)
-    amp = dict(device_type=device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
+    amp = _autocast(cfg.TRAIN.PRECISION, device)  # bf16 needs no loss scaling: the scaler stays off (kept for resume)
     state = _resume_state(cfg, out / 'checkpoint.pt', model, optimizer, scaler, rank, str(amp['dtype']).split('.')[-1])
     writer, criterion = _writer(out, rank), PIDNetLoss.from_config(cfg)
-    val = build_dataset(cfg, cfg.DATASET.VAL_SET) if rank == 0 and cfg.DATASET.VAL_SET else None
     lr_at, start = lambda step: poly_lr(cfg.TRAIN.LR, step, epochs * len(loader)), time.perf_counter() - state['seconds']
     for epoch in range(state['epoch'], epochs):
         ds.set_epoch(epoch); sampler.set_epoch(epoch); net.train()
@@ -216,6 +231,4 @@ def train(cfg, out_dir=None, device:str|None=None, max_steps:int|None=None, limi
                                  state['epoch'] % eval_every == 0 or done, cfg.WORKERS, start)
         if world > 1: dist.barrier()
         if done: break
-    state['seconds'] = time.perf_counter() - start
-    if writer: writer.close(); export_weights(model, out / 'last.pt', epoch=state['epoch'], steps=state['step'], train_seconds=round(state['seconds']))
-    return state
+    return _finish(model, state, start, writer, out)

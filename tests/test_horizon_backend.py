@@ -98,10 +98,10 @@ def test_dequantstub_comes_from_torch(plugin):
 
 
 def test_notebook_plugin_check_skips_when_the_plugin_is_present(plugin):
-    "Defect 4: 11_quant asserted that the plugin is absent, which fails in the one place the path matters."
+    "Defect 4: 10_quant asserted that the plugin is absent, which fails in the one place the path matters."
     from fastcore.test import test_fail
     from pidnet_nb.quant import get_backend, horizon_available
-    cells = json.loads(project_file('nbs/11_quant.ipynb').read_text())['cells']
+    cells = json.loads(project_file('nbs/10_quant.ipynb').read_text())['cells']
     source = next(''.join(c['source']) for c in cells if 'horizon_available()' in ''.join(c['source']) and '#| export' not in ''.join(c['source']))
     said = io.StringIO()
     with contextlib.redirect_stdout(said):
