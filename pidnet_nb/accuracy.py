@@ -36,6 +36,8 @@ class StageComparison:
                        'mean |dlogit|': self.mean_diff[k]} for k, s in self.scores.items()],
                      title=f'{next(iter(self.scores.values())).images} images')
 
+    def _repr_markdown_(self): return self.table()._repr_markdown_()
+
     def per_class(self) -> Table:
         "Float IoU per class and each other stage's difference, in points."
         (name0, s0), rest = next(iter(self.scores.items())), list(self.scores.items())[1:]

@@ -7,9 +7,9 @@ from __future__ import annotations
 import math
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'THIRD_PARTY_NOISE', 'Table', 'read_rgb', 'to_input', 'package_file', 'checkout_dir',
-           'project_file', 'atomic_path', 'atomic_write', 'atomic_save', 'write_json', 'quiet_third_party',
-           'PidnetError', 'load_tensors']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'THIRD_PARTY_NOISE', 'Table', 'brief', 'Record', 'read_rgb', 'to_input',
+           'package_file', 'checkout_dir', 'project_file', 'atomic_path', 'atomic_write', 'atomic_save', 'write_json',
+           'quiet_third_party', 'PidnetError', 'load_tensors']
 
 # %% ../nbs/00_core.ipynb #85aa787c
 class Table:
@@ -40,6 +40,19 @@ class Table:
         return '\n'.join(lines + [fmt_row(r) for r in cells])
 
     __repr__ = __str__
+
+# %% ../nbs/00_core.ipynb #2091a49c
+import json
+
+def brief(v, width:int=100):
+    "A value for one table cell: a number or text as it is, anything else as compact JSON cut at `width` characters."
+    if isinstance(v, (int, float, str)): return v
+    s = json.dumps(v, default=str)
+    return s if len(s) <= width else s[:width - 3] + '...'
+
+class Record(dict):
+    "A result dict shown in notebooks as a table of its keys (see `brief`); still a dict for code and JSON."
+    def _repr_markdown_(self): return Table([{'key': k, 'value': brief(v)} for k, v in self.items()])._repr_markdown_()
 
 # %% ../nbs/00_core.ipynb #13ddd644
 import cv2
@@ -82,7 +95,7 @@ def project_file(path) -> Path:
     return checkout_dir() / p
 
 # %% ../nbs/00_core.ipynb #1d077cb1
-import contextlib, json
+import contextlib
 
 @contextlib.contextmanager
 def atomic_path(path):

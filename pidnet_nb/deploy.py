@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from .anatomy import BRANCH
 from .config import build_dataset
-from .core import Table, atomic_path, atomic_write
+from .core import Record, Table, atomic_path, atomic_write
 from .quant import example_input
 from .runtime import OpenVinoPredictor, OrtPredictor, check_onnx, export_onnx, optimize_onnx, write_openvino
 
@@ -117,7 +117,7 @@ def compile_onnx(cfg, # the config: input size, test split for the parity check
                  out_dir='compile', # where the models and reports go
                  parity_images:int=4, # test images for the parity check
                  progress:bool=True # show a progress bar
-                ) -> dict:
+                ) -> Record:
     "Write every int8 route of `prepared`, its check and the estimates to `out_dir`; returns the summary."
     out, example = Path(out_dir), example_input(cfg)
     steps = tqdm(total=3, desc='compile', disable=not progress)
@@ -128,9 +128,9 @@ def compile_onnx(cfg, # the config: input size, test split for the parity check
     test = build_dataset(cfg, cfg.DATASET.TEST_SET)
     images = [test[i][0] for i in range(min(parity_images, len(test)))]
     files = sorted([*out.glob('*.onnx'), *out.glob('*.xml')])
-    summary = {'calibration': tag, 'deployable': deployable.name, 'files': {p.name: p.stat().st_size for p in files},
-               'nodes': check['totals'], 'float_convolutions': [r['node'] for r in check['float_heavy']],
-               'parity': {k: parity(a, b, images) for k, (a, b) in pairs.items()}}
+    summary = Record({'calibration': tag, 'deployable': deployable.name, 'files': {p.name: p.stat().st_size for p in files},
+                      'nodes': check['totals'], 'float_convolutions': [r['node'] for r in check['float_heavy']],
+                      'parity': {k: parity(a, b, images) for k, (a, b) in pairs.items()}})
     atomic_write(out / 'summary.json', json.dumps(summary, indent=1)); steps.update(); steps.close()
     return summary
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .core import PidnetError, atomic_write
+from .core import PidnetError, Record, atomic_write
 
 # %% auto #0
 __all__ = ['BOARD_RUNS', 'HRT_FIELDS', 'horizon_compile', 'board_script', 'parse_hrt_perf']
@@ -19,7 +19,7 @@ __all__ = ['BOARD_RUNS', 'HRT_FIELDS', 'horizon_compile', 'board_script', 'parse
 def horizon_compile(quantized:nn.Module, # `convert_fx`'s integer model
                     example:torch.Tensor, # an input of the deployed shape
                     out_dir # where the walkthrough's artifacts go
-                   ) -> dict:
+                   ) -> Record:
     "The walkthrough's compile step with Horizon's plugin: trace, IR, check, `.hbm`, static perf, graph picture."
     from horizon_plugin_pytorch.march import March
     from horizon_plugin_pytorch.quantization import check_model, compile_model, export_hbir, perf_model, visualize_model
@@ -35,8 +35,8 @@ def horizon_compile(quantized:nn.Module, # `convert_fx`'s integer model
                       layer_details=True)
     visualize_model(traced, [example], march=March.BAYES, save_path=str(out / 'pidnet-s.svg'), show=False)
     files = {p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file()}
-    return {'backend': 'horizon', 'deployable': 'model.hbm', 'files': files, 'check': check,
-            'perf': perf.get('summary', perf) if isinstance(perf, dict) else perf}
+    return Record(backend='horizon', deployable='model.hbm', files=files, check=check,
+                  perf=perf.get('summary', perf) if isinstance(perf, dict) else perf)
 
 # %% ../nbs/16_horizon.ipynb #3bee281f
 BOARD_RUNS = {'perf_8threads.log': '--core_id 0 --frame_count 1000 --thread_num 8 --profile_path ./',  # the walkthrough's

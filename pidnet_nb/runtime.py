@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .core import PidnetError, Table, atomic_path, atomic_write
+from .core import PidnetError, Record, Table, atomic_path, atomic_write
 
 # %% auto #0
 __all__ = ['RUNTIMES', 'DATA_MOVEMENT', 'INT_TYPES', 'HEAVY_OPS', 'export_onnx', 'ort_session', 'OrtPredictor', 'openvino_form',
@@ -132,15 +132,14 @@ def node_precision(path) -> Table:
 
 HEAVY_OPS = {'Conv', 'ConvTranspose', 'MatMul', 'Gemm', 'FusedConv', 'NchwcConv'}
 
-def check_onnx(path) -> dict:
+def check_onnx(path) -> Record:
     "The `check_model` analog: node counts by where they run, and the heavy nodes left in float."
     rows = node_precision(path).rows
     counts = {}
     for r in rows: counts.setdefault(r['op'], {}).setdefault(r['runs in'], 0); counts[r['op']][r['runs in']] += 1
     float_heavy = [r for r in rows if r['runs in'] == 'float' and r['op'] in HEAVY_OPS]
     totals = {w: sum(r['runs in'] == w for r in rows) for w in ('int8', 'float', 'convert')}
-    return {'model': str(path), 'nodes': len(rows), 'totals': totals, 'by_op': counts,
-            'float_heavy': float_heavy, 'rows': rows}
+    return Record(model=str(path), nodes=len(rows), totals=totals, by_op=counts, float_heavy=float_heavy, rows=rows)
 
 # %% ../nbs/11_runtime.ipynb #5b2f8e39
 def time_calls(fn, frames:int=50, warmup:int=5) -> dict:
