@@ -365,6 +365,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'pidnet_nb.surgery.check_deployable': ('surgery.html#check_deployable', 'pidnet_nb/surgery.py'),
                                    'pidnet_nb.surgery.fold_batchnorm': ('surgery.html#fold_batchnorm', 'pidnet_nb/surgery.py'),
                                    'pidnet_nb.surgery.graph_code': ('surgery.html#graph_code', 'pidnet_nb/surgery.py'),
+                                   'pidnet_nb.surgery.inplace_kind': ('surgery.html#inplace_kind', 'pidnet_nb/surgery.py'),
                                    'pidnet_nb.surgery.keepdim_sum': ('surgery.html#keepdim_sum', 'pidnet_nb/surgery.py'),
                                    'pidnet_nb.surgery.module_name': ('surgery.html#module_name', 'pidnet_nb/surgery.py'),
                                    'pidnet_nb.surgery.remove_inplace': ('surgery.html#remove_inplace', 'pidnet_nb/surgery.py'),

@@ -16,8 +16,9 @@ from .core import PidnetError, Table
 
 # %% auto #0
 __all__ = ['INPLACE_FUNCTIONS', 'HORIZON_PASSES', 'J5_PASSES', 'J5_OPS', 'TARGETS', 'FIXES', 'trace', 'source_of', 'keepdim_sum',
-           'rewrite_rsub', 'QuantStub', 'DeQuantStub', 'add_stubs', 'split_shared_modules', 'remove_inplace',
-           'apply_surgery', 'graph_code', 'Finding', 'module_name', 'check_deployable', 'fold_batchnorm']
+           'rewrite_rsub', 'QuantStub', 'DeQuantStub', 'add_stubs', 'split_shared_modules', 'inplace_kind',
+           'remove_inplace', 'apply_surgery', 'graph_code', 'Finding', 'module_name', 'check_deployable',
+           'fold_batchnorm']
 
 # %% ../nbs/09_surgery.ipynb #e1919742
 class _Tracer(fx.Tracer):
@@ -116,13 +117,20 @@ def split_shared_modules(gm:fx.GraphModule) -> fx.GraphModule:
     gm.recompile()
     return gm
 
+def inplace_kind(gm:fx.GraphModule, node:fx.Node) -> str|None:
+    "How `node` writes into its input: 'function' (`torch.relu_`), 'method' (`x.add_`), 'module' (`inplace=True` modules), 'argument' (`inplace=True` passed); else None."
+    if node.op == 'call_function' and node.target in INPLACE_FUNCTIONS: return 'function'
+    if node.op == 'call_method' and node.target.endswith('_') and not node.target.startswith('_'): return 'method'
+    if node.op == 'call_module' and getattr(gm.get_submodule(node.target), 'inplace', False): return 'module'
+    return 'argument' if node.kwargs.get('inplace') else None
+
 def remove_inplace(gm:fx.GraphModule) -> fx.GraphModule:
     "Replace in-place operations on activations by out-of-place ones, in place."
     for node in gm.graph.nodes:
-        if node.op == 'call_function' and node.target in INPLACE_FUNCTIONS: node.target = INPLACE_FUNCTIONS[node.target]
-        elif node.op == 'call_method' and node.target.endswith('_') and not node.target.startswith('_'): node.target = node.target[:-1]
-        elif node.op == 'call_module' and getattr(gm.get_submodule(node.target), 'inplace', False):
-            gm.get_submodule(node.target).inplace = False
+        kind = inplace_kind(gm, node)
+        if kind == 'function': node.target = INPLACE_FUNCTIONS[node.target]
+        elif kind == 'method': node.target = node.target[:-1]
+        elif kind == 'module': gm.get_submodule(node.target).inplace = False
         if node.kwargs.get('inplace'): node.kwargs = {**node.kwargs, 'inplace': False}
     gm.recompile()
     return gm
@@ -187,9 +195,7 @@ def _findings(gm, ops):
         if n.op == 'call_module' and len(calls[n.target]) > 1 and n is calls[n.target][1]:
             yield 'shared', n, f'module {n.target!r} called at {len(calls[n.target])} sites'
         mod = gm.get_submodule(n.target) if n.op == 'call_module' else None
-        if (n.target in INPLACE_FUNCTIONS or n.op == 'call_method' and n.target.endswith('_') and not n.target.startswith('_')
-                or getattr(mod, 'inplace', False) or n.kwargs.get('inplace')):
-            yield 'inplace', n, f'{n.target} works in place'
+        if inplace_kind(gm, n): yield 'inplace', n, f'{n.target} works in place'
         supported = (n.target in ops['functions'] if n.op == 'call_function' else n.target in ops['methods'] if n.op == 'call_method'
                      else isinstance(mod, ops['modules']))
         if not supported: yield 'op', n, f'{getattr(n.target, "__name__", n.target) if mod is None else type(mod).__name__} is not supported'
