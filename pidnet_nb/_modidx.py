@@ -307,6 +307,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'pidnet_nb.quant.load_calibrated': ('quant.html#load_calibrated', 'pidnet_nb/quant.py'),
                                  'pidnet_nb.quant.load_observers': ('quant.html#load_observers', 'pidnet_nb/quant.py'),
                                  'pidnet_nb.quant.make_quantizer': ('quant.html#make_quantizer', 'pidnet_nb/quant.py'),
+                                 'pidnet_nb.quant.never_negative': ('quant.html#never_negative', 'pidnet_nb/quant.py'),
                                  'pidnet_nb.quant.override_for': ('quant.html#override_for', 'pidnet_nb/quant.py'),
                                  'pidnet_nb.quant.qconfig_report': ('quant.html#qconfig_report', 'pidnet_nb/quant.py'),
                                  'pidnet_nb.quant.weights_digest': ('quant.html#weights_digest', 'pidnet_nb/quant.py')},

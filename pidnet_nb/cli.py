@@ -23,7 +23,7 @@ from .masks import infer_folder
 from .metrics import evaluate
 from .model import pidnet_s
 from .qat import qat_config
-from .quant import calibrate_config, example_input, load_calibrated, weights_digest
+from .quant import ACTIVATION_SCHEMES, calibrate_config, example_input, load_calibrated, weights_digest
 from .runtime import RUNTIMES, bench_onnx, bench_torch, need_openvino
 from .stages import STAGES, compile_config, stage_predictor, stage_predictors
 from .train import train
@@ -257,7 +257,7 @@ def _train_args(s):
 def _calibrate_args(s):
     s.add_argument('--batches', type=_positive, default=100, help='calibration batches (one image each)')
     s.add_argument('--method', default='minmax', choices=['minmax', 'histogram', 'ema'])
-    s.add_argument('--scheme', default='u8', choices=['u8', 'j5'], help='activation format (see ACTIVATION_SCHEMES)')
+    s.add_argument('--scheme', default='u8', choices=sorted(ACTIVATION_SCHEMES), help='activation format (see ACTIVATION_SCHEMES)')
     s.add_argument('--backend', default='open', choices=['open', 'horizon'])
     s.add_argument('--out', default='calibration', help='checkpoint folder')
     s.add_argument('--float', nargs='*', default=[], metavar='MODULE', help='modules kept in float (default: none, all int8)')

@@ -16,37 +16,21 @@ from .core import PidnetError, Table, atomic_save, load_tensors
 from .surgery import HORIZON_PASSES, add_stubs, apply_surgery, fold_batchnorm, keepdim_sum, module_name, rewrite_rsub
 
 # %% auto #0
-__all__ = ['CALIBRATION_METHODS', 'ACTIVATION_SCHEMES', 'DEFAULT_OVERRIDES', 'BACKENDS', 'islands', 'override_for',
-           'make_quantizer', 'export_for_quant', 'OpenBackend', 'HorizonSteps', 'horizon_available', 'HorizonBackend',
-           'get_backend', 'qconfig_report', 'load_observers', 'calibration_order', 'calibrate', 'example_input',
-           'weights_digest', 'calibrate_config', 'load_calibrated']
+__all__ = ['CALIBRATION_METHODS', 'U8', 'S8', 'ACTIVATION_SCHEMES', 'DEFAULT_OVERRIDES', 'BACKENDS', 'islands', 'override_for',
+           'never_negative', 'make_quantizer', 'export_for_quant', 'OpenBackend', 'HorizonSteps', 'horizon_available',
+           'HorizonBackend', 'get_backend', 'qconfig_report', 'load_observers', 'calibration_order', 'calibrate',
+           'example_input', 'weights_digest', 'calibrate_config', 'load_calibrated']
 
 # %% ../nbs/10_quant.ipynb #d9e2b9eb
 CALIBRATION_METHODS = ('minmax', 'histogram', 'ema')
-ACTIVATION_SCHEMES = {
-    'u8': dict(dtype=torch.uint8, quant_min=0, quant_max=255, qscheme=torch.per_tensor_affine),
-    'j5': dict(dtype=torch.int8, quant_min=-128, quant_max=127, qscheme=torch.per_tensor_symmetric)}
+U8 = dict(dtype=torch.uint8, quant_min=0, quant_max=255, qscheme=torch.per_tensor_affine)
+S8 = dict(dtype=torch.int8, quant_min=-128, quant_max=127, qscheme=torch.per_tensor_symmetric)
+ACTIVATION_SCHEMES = {'u8': (U8, U8), 'j5': (S8, S8), 'mixed': (U8, S8)}  # (format of never-negative tensors, of the rest)
 DEFAULT_OVERRIDES = {'final_layer.conv2': 'float_output'}  # all-int8 as on J5: only the last output stays wide
 
 def islands(float_modules=()) -> dict:
     "`DEFAULT_OVERRIDES` plus the modules `float_modules` kept in float entirely."
     return {**DEFAULT_OVERRIDES, **{m: 'float' for m in float_modules}}
-
-def _specs(method:str, scheme:str='u8', qat:bool=False):
-    "(activation, weight) `QuantizationSpec`s: `scheme` activations observed by `method`, per-channel int8 weights; fake quantizers if `qat`."
-    from torchao.quantization.pt2e import (FakeQuantize, HistogramObserver, MinMaxObserver, MovingAverageMinMaxObserver,
-                                           MovingAveragePerChannelMinMaxObserver, PerChannelMinMaxObserver)
-    from torchao.quantization.pt2e.quantizer.quantizer import QuantizationSpec
-    observers = {'minmax': MinMaxObserver, 'histogram': HistogramObserver, 'ema': MovingAverageMinMaxObserver}
-    if method not in observers: raise PidnetError(f'calibration method {method!r} unknown; choose one of {CALIBRATION_METHODS}')
-    if scheme not in ACTIVATION_SCHEMES: raise PidnetError(f'activation scheme {scheme!r} unknown; choose one of {sorted(ACTIVATION_SCHEMES)}')
-    a, w = ACTIVATION_SCHEMES[scheme], dict(dtype=torch.int8, quant_min=-127, quant_max=127, qscheme=torch.per_channel_symmetric, ch_axis=0)
-    if qat:  # training: fake quantizers over moving averages of the ranges (QAT starts them from a calibration)
-        act = FakeQuantize.with_args(observer=MovingAverageMinMaxObserver, eps=2 ** -12, **a)
-        weight = FakeQuantize.with_args(observer=MovingAveragePerChannelMinMaxObserver, eps=2 ** -12, **w)
-    else: act, weight = observers[method].with_args(eps=2 ** -12), PerChannelMinMaxObserver.with_args(eps=2 ** -12)
-    return (QuantizationSpec(**a, is_dynamic=False, observer_or_fake_quant_ctr=act),
-            QuantizationSpec(**w, is_dynamic=False, observer_or_fake_quant_ctr=weight))
 
 def override_for(overrides:dict, name:str) -> str|None:
     "The override of module `name`, or of its nearest parent listed in `overrides`."
@@ -55,6 +39,25 @@ def override_for(overrides:dict, name:str) -> str|None:
         name = name.rpartition('.')[0]
     return overrides.get('')
 
+# %% ../nbs/10_quant.ipynb #72e12356
+def _specs(method:str, scheme:str='u8', qat:bool=False):
+    "(never-negative activation, other activation, weight) `QuantizationSpec`s: `scheme`'s formats observed by `method`; fake quantizers if `qat`."
+    from torchao.quantization.pt2e import (FakeQuantize, HistogramObserver, MinMaxObserver, MovingAverageMinMaxObserver,
+                                           MovingAveragePerChannelMinMaxObserver, PerChannelMinMaxObserver)
+    from torchao.quantization.pt2e.quantizer.quantizer import QuantizationSpec
+    observers = {'minmax': MinMaxObserver, 'histogram': HistogramObserver, 'ema': MovingAverageMinMaxObserver}
+    if method not in observers: raise PidnetError(f'calibration method {method!r} unknown; choose one of {CALIBRATION_METHODS}')
+    if scheme not in ACTIVATION_SCHEMES: raise PidnetError(f'activation scheme {scheme!r} unknown; choose one of {sorted(ACTIVATION_SCHEMES)}')
+    w = dict(dtype=torch.int8, quant_min=-127, quant_max=127, qscheme=torch.per_channel_symmetric, ch_axis=0)
+    def spec(a:dict, weight:bool=False):
+        if qat:  # training: fake quantizers over moving averages of the ranges (QAT starts them from a calibration)
+            ctr = FakeQuantize.with_args(observer=MovingAveragePerChannelMinMaxObserver if weight else MovingAverageMinMaxObserver, eps=2 ** -12, **a)
+        else: ctr = (PerChannelMinMaxObserver if weight else observers[method]).with_args(eps=2 ** -12)
+        return QuantizationSpec(**a, is_dynamic=False, observer_or_fake_quant_ctr=ctr)
+    never_negative, other = ACTIVATION_SCHEMES[scheme]
+    act = spec(never_negative)
+    return act, (act if other is never_negative else spec(other)), spec(w, weight=True)
+
 # %% ../nbs/10_quant.ipynb #0df74779
 def _eltwise_ops():
     aten = torch.ops.aten
@@ -62,27 +65,43 @@ def _eltwise_ops():
             aten.cat.default, aten.upsample_bilinear2d.vec, aten.avg_pool2d.default, aten.adaptive_avg_pool2d.default,
             aten.sum.dim_IntList}
 
+def never_negative():
+    "A test of a graph node: True where its values cannot be negative (a ReLU's or a sigmoid's, or sums, products, poolings, resizes of such)."
+    aten, memo = torch.ops.aten, {}
+    keeps = {aten.add.Tensor, aten.mul.Tensor, aten.cat.default, aten.upsample_bilinear2d.vec, aten.avg_pool2d.default,
+             aten.adaptive_avg_pool2d.default, aten.sum.dim_IntList, aten.max_pool2d.default}
+    def test(n) -> bool:
+        if n not in memo:
+            args = n.args[0] if n.target is aten.cat.default else n.args
+            memo[n] = n.op == 'call_function' and (n.target in (aten.relu.default, aten.sigmoid.default) or
+                      n.target in keeps and all(test(a) for a in args if isinstance(a, torch.fx.Node)))
+        return memo[n]
+    return test
+
+# %% ../nbs/10_quant.ipynb #40ddfb38
 def make_quantizer(method:str='minmax', overrides:dict|None=None, scheme:str='u8', qat:bool=False):
     "A PT2E `Quantizer` for J5's int8 scheme (fake quantizers if `qat`); `overrides` maps module names to 'float_output', 'float_eltwise' or 'float'."
     from torch.fx import Node
     from torchao.quantization.pt2e.quantizer.quantizer import Q_ANNOTATION_KEY, QuantizationAnnotation, Quantizer
-    act, weight = _specs(method, scheme, qat)
+    unsigned, signed, weight = _specs(method, scheme, qat)
     overrides = DEFAULT_OVERRIDES if overrides is None else overrides
     conv, relu, bn, eltwise = torch.ops.aten.conv2d.default, torch.ops.aten.relu.default, torch.ops.aten.batch_norm.default, _eltwise_ops()
 
     class J5Quantizer(Quantizer):
         def annotate(self, gm):
+            nonneg = never_negative()
+            act = lambda node: unsigned if nonneg(node) else signed  # the format of a tensor is its producer's
             for n in gm.graph.nodes:
                 rule = override_for(overrides, module_name(n))
                 if n.op != 'call_function' or rule == 'float': continue
                 into_relu = len(n.users) == 1 and next(iter(n.users)).target is relu  # observed after the ReLU instead
                 if n.target is conv:
-                    qmap, out = {n.args[0]: act, n.args[1]: weight}, None if rule == 'float_output' or into_relu else act
-                elif n.target is relu: qmap, out = {}, act
-                elif n.target is bn: qmap, out = {n.args[0]: act}, None if into_relu else act  # one not folded: after a pooling
+                    qmap, out = {n.args[0]: act(n.args[0]), n.args[1]: weight}, None if rule == 'float_output' or into_relu else act(n)
+                elif n.target is relu: qmap, out = {}, act(n)
+                elif n.target is bn: qmap, out = {n.args[0]: act(n.args[0])}, None if into_relu else act(n)  # one not folded: after a pooling
                 elif n.target in eltwise and rule != 'float_eltwise':
                     args = n.args[0] if n.target is torch.ops.aten.cat.default else n.args
-                    qmap, out = {a: act for a in args if isinstance(a, Node)}, None if into_relu else act
+                    qmap, out = {a: act(a) for a in args if isinstance(a, Node)}, None if into_relu else act(n)
                 else: continue
                 n.meta[Q_ANNOTATION_KEY] = QuantizationAnnotation(input_qspec_map=qmap, output_qspec=out, _annotated=True)
             return gm
@@ -273,7 +292,7 @@ def calibrate_config(cfg, # the config: DATASET.TRAIN_SET gives the calibration 
                      backend:str='open', # 'open' (torchao PT2E) or 'horizon' (the plugin)
                      resume:bool=True, # continue a calibration stopped part-way
                      progress:bool=True, # show a progress bar
-                     scheme:str='u8', # activation format: 'u8' or 'j5' (see ACTIVATION_SCHEMES)
+                     scheme:str='u8', # activation format: 'u8', 'j5' or 'mixed' (see ACTIVATION_SCHEMES)
                      float_modules=() # modules kept in float (float islands); default: all int8
                     ):
     "Calibrate `model` on `cfg.DATASET.TRAIN_SET`, `float_modules` left in float; checkpoints in `out_dir`; returns (backend, prepared)."
