@@ -4,17 +4,18 @@ the peers a user would pick instead, OpenVINO on the fp32 model (in OpenVINO's d
 CPUs that have it) and OpenVINO + NNCF int8 (NNCF's default post-training quantization of the same fp32 ONNX file,
 on the same calibration images as ours). The peer rows need the `bench` extra (`pip install -e '.[bench]'`).
 
-Rounds interleave the routes so that load from other work on the machine hits all of them alike; latencies are
-medians over rounds, and each route also gets its spread (min..max of the round means). `--accuracy` also scores
-every route on the CamVid test set. Each run also measures the int8 peak of ONNX Runtime and of OpenVINO (one
-large 3x3 int8 convolution, `int8_peak`): PIDNet-S's multiply-accumulates at that peak are the floor of a route in
-that runtime, and every route's floor is given as a share of its latency (100%: the whole network at the speed of
-its best convolution).
+Rounds interleave the routes so that load from other work on the machine hits all of them alike, with a pause
+before each route (ONNX Runtime's worker threads spin for some milliseconds after a run, and without the pause the
+route timed next ran 6-10% slower at 2 threads); latencies are medians over rounds, and each route also gets its
+spread (min..max of the round means). `--accuracy` also scores every route on the CamVid test set. Each run also
+measures the int8 peak of ONNX Runtime and of OpenVINO (one large 3x3 int8 convolution, `int8_peak`): PIDNet-S's
+multiply-accumulates at that peak are the floor of a route in that runtime, and every route's floor is given as a
+share of its latency (100%: the whole network at the speed of its best convolution).
 `make bench` compiles the shipped QAT file and runs:
 
     python bench/bench_deploy.py --compile compile --threads 1 2 --rounds 5 --frames 10 --accuracy --json bench/results-cpu.json
 """
-import argparse, importlib.util, json, os, platform, statistics, tempfile
+import argparse, importlib.util, json, os, platform, statistics, tempfile, time
 from pathlib import Path
 
 import torch
@@ -73,7 +74,9 @@ def measure(model, x, files:dict, threads:int, rounds:int, frames:int) -> dict:
     means = {k: [] for k in runs}
     with torch.inference_mode():
         for _ in range(rounds):
-            for k, fn in runs.items(): means[k].append(time_calls(fn, frames, warmup=2)['mean_ms'])
+            for k, fn in runs.items():
+                time.sleep(0.1)  # the previous route's worker threads spin for some ms after its last run: let them go idle first
+                means[k].append(time_calls(fn, frames, warmup=2)['mean_ms'])
     ms = {k: statistics.median(v) for k, v in means.items()}
     return {'median_ms': ms, 'range_ms': {k: [min(v), max(v)] for k, v in means.items()}, 'fps': {k: 1e3 / v for k, v in ms.items()}}
 

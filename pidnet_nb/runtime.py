@@ -14,10 +14,10 @@ from torch import nn
 from .core import PidnetError, Record, Table, atomic_path, atomic_write
 
 # %% auto #0
-__all__ = ['RUNTIMES', 'DATA_MOVEMENT', 'INT_TYPES', 'HEAVY_OPS', 'export_onnx', 'ort_session', 'OrtPredictor', 'openvino_form',
-           'need_openvino', 'write_openvino', 'OpenVinoPredictor', 'runtime_predictor', 'optimize_onnx',
-           'node_precision', 'check_onnx', 'time_calls', 'cpu_model', 'bench_onnx', 'bench_torch', 'int8_conv_model',
-           'int8_peak']
+__all__ = ['RUNTIMES', 'DATA_MOVEMENT', 'INT_TYPES', 'HEAVY_OPS', 'export_onnx', 'ort_session', 'OrtPredictor',
+           'without_concat_bn', 'symmetric_activations', 'integer_resizes', 'openvino_form', 'need_openvino',
+           'write_openvino', 'OpenVinoPredictor', 'runtime_predictor', 'optimize_onnx', 'node_precision', 'check_onnx',
+           'time_calls', 'cpu_model', 'bench_onnx', 'bench_torch', 'int8_conv_model', 'int8_peak']
 
 # %% ../nbs/11_runtime.ipynb #3e565be8
 def export_onnx(model:nn.Module, example:torch.Tensor, path) -> Path:
@@ -49,23 +49,87 @@ class OrtPredictor:
     def __call__(self, images:torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.session.run(None, {self.input: images.cpu().numpy()})[0])
 
-# %% ../nbs/11_runtime.ipynb #c960a8bb
-def openvino_form(src, dst) -> Path:
-    "`src` (a QDQ ONNX model) without the Q/DQ pair between a `Concat` and a `BatchNormalization`, which OpenVINO 2026.4 crashes on."
+# %% ../nbs/11_runtime.ipynb #8ed28526
+def _onnx_copy(m):
+    "A copy of the ONNX model `m`: the rewrites below never change their input."
     import onnx
-    m = onnx.load(str(src))
+    c = onnx.ModelProto(); c.CopyFrom(m)
+    return c
+
+def _readers(m) -> dict:
+    "Tensor name -> the nodes of `m` that read it."
+    readers = {}
+    for n in m.graph.node:
+        for i in n.input: readers.setdefault(i, []).append(n)
+    return readers
+
+def _tidy(m, retyped=()):
+    "`m` without the Q/DQ nodes and constants nobody reads any more, and without stale types recorded for `retyped` tensors."
+    while unread := [n for n in m.graph.node if n.op_type in ('QuantizeLinear', 'DequantizeLinear') and n.output[0] not in
+                     {i for n in m.graph.node for i in n.input} | {o.name for o in m.graph.output}]:
+        for n in unread: m.graph.node.remove(n)
+    read, retyped = {i for n in m.graph.node for i in n.input}, set(retyped)
+    for field, keep in ((m.graph.initializer, lambda t: t.name in read), (m.graph.value_info, lambda t: t.name not in retyped)):
+        kept = [t for t in field if keep(t)]
+        del field[:]; field.extend(kept)
+    return m
+
+
+# %% ../nbs/11_runtime.ipynb #8f46d2a1
+def without_concat_bn(m):
+    "A copy of `m` (a QDQ ONNX model) without the Q/DQ pair between a `Concat` and a `BatchNormalization`, which OpenVINO 2026.4 crashes on."
+    m = _onnx_copy(m)
     producer = {o: n for n in m.graph.node for o in n.output}
     op = lambda name: getattr(producer.get(name), 'op_type', None)
     for n in m.graph.node:
         if n.op_type == 'BatchNormalization' and op(n.input[0]) == 'DequantizeLinear':
             q = producer[n.input[0]].input[0]
             if op(q) == 'QuantizeLinear' and op(producer[q].input[0]) == 'Concat': n.input[0] = producer[q].input[0]
-    while True:  # the pairs nobody reads any more
-        read = {i for n in m.graph.node for i in n.input} | {o.name for o in m.graph.output}
-        unread = [n for n in m.graph.node if n.op_type in ('QuantizeLinear', 'DequantizeLinear') and n.output[0] not in read]
-        if not unread: break
-        for n in unread: m.graph.node.remove(n)
+    return _tidy(m)
+
+
+# %% ../nbs/11_runtime.ipynb #3b0cb1c7
+def symmetric_activations(m):
+    "A copy of `m` (a QDQ ONNX model) with no activation zero points: each `uint8` tensor that has one becomes symmetric `int8` of the same reach."
+    from onnx import numpy_helper as nh
+    m, retyped = _onnx_copy(m), []
+    init, readers = {i.name: i for i in m.graph.initializer}, _readers(m)
+    for q in [n for n in m.graph.node if n.op_type == 'QuantizeLinear' and len(n.input) == 3 and n.input[2] in init]:
+        zp, t = nh.to_array(init[q.input[2]]), q.output[0]
+        if zp.dtype != np.uint8 or zp.size != 1 or zp.item() == 0: continue  # never negative: stays uint8
+        if any(r.op_type != 'DequantizeLinear' for r in readers[t]): continue
+        reach = nh.to_array(init[q.input[1]]).item() * max(zp.item(), 255 - zp.item())  # the farther end of its range
+        m.graph.initializer.extend([nh.from_array(np.array(reach / 127, np.float32), t + '_scale'),
+                                    nh.from_array(np.array(0, np.int8), t + '_zero_point')])
+        for n in [q, *readers[t]]: n.input[1], n.input[2] = t + '_scale', t + '_zero_point'
+        retyped.append(t)
+    return _tidy(m, retyped)
+
+
+# %% ../nbs/11_runtime.ipynb #19ddbda3
+def integer_resizes(m):
+    "A copy of `m` where each `DequantizeLinear - Resize - QuantizeLinear` resizes the integers, read with the input's scale."
+    m, retyped = _onnx_copy(m), []
+    readers, producer = _readers(m), {o: n for n in m.graph.node for o in n.output}
+    for r in [n for n in m.graph.node if n.op_type == 'Resize']:
+        dq, after = producer.get(r.input[0]), readers.get(r.output[0], [])
+        if getattr(dq, 'op_type', None) != 'DequantizeLinear' or len(dq.input) != 3: continue
+        if [n.op_type for n in after] != ['QuantizeLinear']: continue
+        later = readers.get(after[0].output[0], [])
+        if any(d.op_type != 'DequantizeLinear' for d in later): continue
+        r.input[0] = dq.input[0]  # the integers
+        for d in later: d.input[0], d.input[1], d.input[2] = r.output[0], dq.input[1], dq.input[2]
+        retyped.append(r.output[0])
+    return _tidy(m, retyped)
+
+
+# %% ../nbs/11_runtime.ipynb #4c488dff
+def openvino_form(src, dst) -> Path:
+    "`src` (a QDQ ONNX model) as OpenVINO compiles it best: `without_concat_bn`, `symmetric_activations`, `integer_resizes`; written to `dst`."
+    import onnx
+    m = integer_resizes(symmetric_activations(without_concat_bn(onnx.load(str(src)))))
     return atomic_write(dst, m.SerializeToString())
+
 
 # %% ../nbs/11_runtime.ipynb #75e8b234
 def need_openvino():
