@@ -65,10 +65,13 @@ def _readers(m) -> dict:
 
 def _tidy(m, retyped=()):
     "`m` without the Q/DQ nodes and constants nobody reads any more, and without stale types recorded for `retyped` tensors."
-    while unread := [n for n in m.graph.node if n.op_type in ('QuantizeLinear', 'DequantizeLinear') and n.output[0] not in
-                     {i for n in m.graph.node for i in n.input} | {o.name for o in m.graph.output}]:
+    outputs, retyped = {o.name for o in m.graph.output}, set(retyped)
+    while True:
+        read = {i for n in m.graph.node for i in n.input} | outputs
+        unread = [n for n in m.graph.node if n.op_type in ('QuantizeLinear', 'DequantizeLinear') and n.output[0] not in read]
+        if not unread: break
         for n in unread: m.graph.node.remove(n)
-    read, retyped = {i for n in m.graph.node for i in n.input}, set(retyped)
+    read |= {i.name for i in m.graph.input}
     for field, keep in ((m.graph.initializer, lambda t: t.name in read), (m.graph.value_info, lambda t: t.name not in retyped)):
         kept = [t for t in field if keep(t)]
         del field[:]; field.extend(kept)
@@ -94,10 +97,11 @@ def symmetric_activations(m):
     from onnx import numpy_helper as nh
     m, retyped = _onnx_copy(m), []
     init, readers = {i.name: i for i in m.graph.initializer}, _readers(m)
-    for q in [n for n in m.graph.node if n.op_type == 'QuantizeLinear' and len(n.input) == 3 and n.input[2] in init]:
+    outputs = {o.name for o in m.graph.output}
+    for q in [n for n in m.graph.node if n.op_type == 'QuantizeLinear' and len(n.input) == 3 and {*n.input[1:]} <= {*init}]:
         zp, t = nh.to_array(init[q.input[2]]), q.output[0]
         if zp.dtype != np.uint8 or zp.size != 1 or zp.item() == 0: continue  # never negative: stays uint8
-        if any(r.op_type != 'DequantizeLinear' for r in readers[t]): continue
+        if t in outputs or any(r.op_type != 'DequantizeLinear' for r in readers.get(t, [])): continue
         reach = nh.to_array(init[q.input[1]]).item() * max(zp.item(), 255 - zp.item())  # the farther end of its range
         m.graph.initializer.extend([nh.from_array(np.array(reach / 127, np.float32), t + '_scale'),
                                     nh.from_array(np.array(0, np.int8), t + '_zero_point')])
@@ -111,12 +115,14 @@ def integer_resizes(m):
     "A copy of `m` where each `DequantizeLinear - Resize - QuantizeLinear` resizes the integers, read with the input's scale."
     m, retyped = _onnx_copy(m), []
     readers, producer = _readers(m), {o: n for n in m.graph.node for o in n.output}
-    for r in [n for n in m.graph.node if n.op_type == 'Resize']:
+    per_tensor = lambda dq: len(dq.input) == 3 and any(i.name == dq.input[1] and not i.dims for i in m.graph.initializer)
+    mode = lambda n: {a.name: a.s for a in n.attribute}.get('mode', b'nearest')
+    for r in [n for n in m.graph.node if n.op_type == 'Resize' and mode(n) in (b'nearest', b'linear')]:  # no overshoot
         dq, after = producer.get(r.input[0]), readers.get(r.output[0], [])
-        if getattr(dq, 'op_type', None) != 'DequantizeLinear' or len(dq.input) != 3: continue
+        if getattr(dq, 'op_type', None) != 'DequantizeLinear' or not per_tensor(dq): continue
         if [n.op_type for n in after] != ['QuantizeLinear']: continue
         later = readers.get(after[0].output[0], [])
-        if any(d.op_type != 'DequantizeLinear' for d in later): continue
+        if not later or any(d.op_type != 'DequantizeLinear' for d in later): continue
         r.input[0] = dq.input[0]  # the integers
         for d in later: d.input[0], d.input[1], d.input[2] = r.output[0], dq.input[1], dq.input[2]
         retyped.append(r.output[0])
