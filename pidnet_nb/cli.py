@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .anatomy import cost_table, official_parity, shape_walk
 from .config import build_dataset, get_config, load_model
-from .core import PidnetError, Table, write_json
+from .core import PidnetError, Table, cpu_int8, write_json
 from .data import CAMVID, CITYSCAPES
 from .demo import run_demo
 from .gpu import bench_gpu
@@ -23,7 +23,7 @@ from .masks import infer_folder
 from .metrics import evaluate
 from .model import pidnet_s
 from .qat import qat_config
-from .quant import ACTIVATION_SCHEMES, calibrate_config, example_input, load_calibrated, weights_digest
+from .quant import ACTIVATION_SCHEMES, WEIGHT_RANGES, calibrate_config, example_input, load_calibrated, weights_digest
 from .runtime import RUNTIMES, bench_onnx, bench_torch, need_openvino
 from .stages import STAGES, compile_config, stage_predictor, stage_predictors
 from .train import train
@@ -68,7 +68,8 @@ def cmd_eval(args):
     print(scores.table())
     print(f'{stage}: mIoU {100 * scores.miou:.2f} on {scores.images} images of {ds.name}, '
           f'{scores.images / scores.seconds:.2f} images/s')
-    if args.json: write_json({**scores.to_dict(stage), 'weights_sha256': weights_digest(model)}, args.json)  # tied to its weights
+    if args.json:  # tied to its weights, and to the CPU's int8 instructions (the int8 kernels differ by them)
+        write_json({**scores.to_dict(stage), 'weights_sha256': weights_digest(model), 'cpu_int8': cpu_int8()}, args.json)
     return scores
 
 # %% ../nbs/21_cli.ipynb #c074311f
@@ -103,10 +104,11 @@ def cmd_calibrate(args):
     "Calibrate the float model on TRAIN_SET images; checkpoints and calib-checkpoint-last.pt go to --out."
     cfg = get_config(args.cfg, args.opts)
     backend, prepared = calibrate_config(cfg, load_model(cfg), args.out, args.batches, args.method, args.backend,
-                                         resume=not args.restart, scheme=args.scheme, float_modules=args.float)
+                                         resume=not args.restart, scheme=args.scheme, float_modules=args.float,
+                                         weight_bits=args.weight_bits)
     print(backend.qconfig_report(prepared, example_input(cfg), out_dir=args.out))
     kept = f', float islands: {" ".join(args.float)}' if args.float else ', all int8'
-    print(f'calibrated on {args.batches} batches of {cfg.DATASET.TRAIN_SET} with {args.method}, {args.scheme}{kept}: {Path(args.out) / "calib-checkpoint-last.pt"}')
+    print(f'calibrated on {args.batches} batches of {cfg.DATASET.TRAIN_SET} with {args.method}, {args.scheme}, {args.weight_bits}-bit weights{kept}: {Path(args.out) / "calib-checkpoint-last.pt"}')
 
 def cmd_qat(args):
     "Quantization-aware training from a calibration (--control: the same fine-tuning in float); the result goes to --out."
@@ -258,6 +260,8 @@ def _calibrate_args(s):
     s.add_argument('--batches', type=_positive, default=100, help='calibration batches (one image each)')
     s.add_argument('--method', default='minmax', choices=['minmax', 'histogram', 'ema'])
     s.add_argument('--scheme', default='u8', choices=sorted(ACTIVATION_SCHEMES), help='activation format (see ACTIVATION_SCHEMES)')
+    s.add_argument('--weight-bits', type=int, default=8, choices=sorted(WEIGHT_RANGES),
+                   help="8: J5's weights; 7: the same answer on every x86 CPU (int8 kernels without VNNI saturate 8-bit weights)")
     s.add_argument('--backend', default='open', choices=['open', 'horizon'])
     s.add_argument('--out', default='calibration', help='checkpoint folder')
     s.add_argument('--float', nargs='*', default=[], metavar='MODULE', help='modules kept in float (default: none, all int8)')

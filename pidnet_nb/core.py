@@ -9,7 +9,7 @@ import math
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'THIRD_PARTY_NOISE', 'Table', 'brief', 'Record', 'read_rgb', 'to_input',
            'package_file', 'checkout_dir', 'project_file', 'atomic_path', 'atomic_write', 'atomic_save', 'write_json',
-           'quiet_third_party', 'PidnetError', 'load_tensors']
+           'quiet_third_party', 'PidnetError', 'cpu_int8', 'pairs_saturate', 'load_tensors']
 
 # %% ../nbs/00_core.ipynb #85aa787c
 class Table:
@@ -150,6 +150,21 @@ def quiet_third_party():
 # %% ../nbs/00_core.ipynb #a15c9ec2
 class PidnetError(ValueError):
     "A mistake the user can fix (bad path, file, value or option); its message names what is wrong and the fix."
+
+# %% ../nbs/00_core.ipynb #417dc050
+def cpu_int8(flags:str|None=None # the `flags` line of /proc/cpuinfo (default: this machine's)
+            ) -> str:
+    "The CPU's best int8 instruction set: 'amx', 'avx512_vnni', 'avx_vnni', 'avx2' (also AVX-512 without VNNI), or 'other'."
+    if flags is None:
+        try: flags = next((l for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('flags')), '')
+        except OSError: flags = ''
+    have = set(flags.split())
+    return next((isa for isa, flag in (('amx', 'amx_int8'), ('avx512_vnni', 'avx512_vnni'), ('avx_vnni', 'avx_vnni'),
+                                         ('avx2', 'avx2')) if flag in have), 'other')
+
+def pairs_saturate(isa:str) -> bool:
+    "Whether int8 kernels on `isa` sum pairs of u8 x s8 products in 16 bits (saturating): AVX2 without VNNI."
+    return isa == 'avx2'  # the same `vpmaddubsw` on AVX-512 CPUs without VNNI (Skylake)
 
 # %% ../nbs/00_core.ipynb #95a413b9
 import pickle

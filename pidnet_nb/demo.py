@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from .config import build_dataset, get_config, load_model
-from .core import Table, atomic_write, project_file, write_json
+from .core import Table, atomic_write, cpu_int8, project_file, write_json
 from .masks import mask_grid, StagePredictions
 from .metrics import evaluate
 from .qat import SHIPPED_QAT
@@ -76,7 +76,8 @@ def run_demo(out='report', # report folder
     masks.savefig(out / 'masks.png', dpi=60, bbox_inches='tight')
     results, seconds = results_table(scores, perf, comp), time.time() - start
     write_json({'results': results.rows, 'perf': perf, 'compile': {k: summary[k] for k in ('parity', 'nodes', 'files')},
-                'per_class_iou': {k: s.to_dict(k)['per_class_iou'] for k, s in scores.items()}, 'seconds': seconds},
+                'per_class_iou': {k: s.to_dict(k)['per_class_iou'] for k, s in scores.items()}, 'seconds': seconds,
+                'cpu_int8': cpu_int8()},
                out / 'results.json')
     atomic_write(out / 'index.html', report_html(results, scores, perf, summary, masks, seconds))
     print(results, Table(perf, title='latency, 1 thread'), f'report: {out / "index.html"} ({seconds:.0f} s)', sep='\n\n')

@@ -140,9 +140,9 @@ def qat_config(cfg, # the config: TRAIN_SET, TRAIN.IMAGE_SIZE and the augmentati
     b, calibrated, tag = load_calibrated(cfg, model, calib_file)
     if tag['kind'] != 'calib' or b.name != 'open':
         raise PidnetError(f'{calib_file}: QAT starts from an open-backend calibration, not a {tag["kind"]} checkpoint of the {b.name} backend')
-    w, h = cfg.TRAIN.IMAGE_SIZE
-    net = model.eval() if control else init_from_calibration(  # BatchNorm statistics frozen: eval mode, or folded for QAT
-        b.prepare(model, torch.zeros(batch_size, 3, h, w), tag['method'], islands(tag['float']), tag['scheme'], qat=True), calibrated)
+    settings = (tag['method'], islands(tag['float']), tag['scheme'])  # BatchNorm statistics frozen: eval mode, or folded for QAT
+    net = model.eval() if control else init_from_calibration(  # at the training crop, [width, height] in the config
+        b.prepare(model, torch.zeros(batch_size, 3, *cfg.TRAIN.IMAGE_SIZE[::-1]), *settings, qat=True, weight_bits=tag['weight_bits']), calibrated)
     base = build_dataset(cfg, cfg.DATASET.TRAIN_SET, train=True)
     if limit: base.pairs = base.pairs[:limit]
     if loss not in LOSSES: raise PidnetError(f'--loss {loss}: choose one of {sorted(LOSSES)}')

@@ -16,16 +16,17 @@ from .core import PidnetError, Table, atomic_save, load_tensors
 from .surgery import HORIZON_PASSES, add_stubs, apply_surgery, fold_batchnorm, keepdim_sum, module_name, rewrite_rsub
 
 # %% auto #0
-__all__ = ['CALIBRATION_METHODS', 'U8', 'S8', 'ACTIVATION_SCHEMES', 'DEFAULT_OVERRIDES', 'BACKENDS', 'islands', 'override_for',
-           'never_negative', 'make_quantizer', 'export_for_quant', 'OpenBackend', 'HorizonSteps', 'horizon_available',
-           'HorizonBackend', 'get_backend', 'qconfig_report', 'load_observers', 'calibration_order', 'calibrate',
-           'example_input', 'weights_digest', 'calibrate_config', 'load_calibrated']
+__all__ = ['CALIBRATION_METHODS', 'U8', 'S8', 'ACTIVATION_SCHEMES', 'WEIGHT_RANGES', 'DEFAULT_OVERRIDES', 'BACKENDS', 'islands',
+           'override_for', 'never_negative', 'make_quantizer', 'export_for_quant', 'OpenBackend', 'HorizonSteps',
+           'horizon_available', 'HorizonBackend', 'get_backend', 'qconfig_report', 'load_observers',
+           'calibration_order', 'calibrate', 'example_input', 'weights_digest', 'calibrate_config', 'load_calibrated']
 
 # %% ../nbs/10_quant.ipynb #d9e2b9eb
 CALIBRATION_METHODS = ('minmax', 'histogram', 'ema')
 U8 = dict(dtype=torch.uint8, quant_min=0, quant_max=255, qscheme=torch.per_tensor_affine)
 S8 = dict(dtype=torch.int8, quant_min=-128, quant_max=127, qscheme=torch.per_tensor_symmetric)
 ACTIVATION_SCHEMES = {'u8': (U8, U8), 'j5': (S8, S8), 'mixed': (U8, S8)}  # (format of never-negative tensors, of the rest)
+WEIGHT_RANGES = {8: (-127, 127), 7: (-63, 63)}  # J5's 8-bit weights; 7-bit: exact in x86 int8 kernels without VNNI (11_runtime)
 DEFAULT_OVERRIDES = {'final_layer.conv2': 'float_output'}  # all-int8 as on J5: only the last output stays wide
 
 def islands(float_modules=()) -> dict:
@@ -40,15 +41,17 @@ def override_for(overrides:dict, name:str) -> str|None:
     return overrides.get('')
 
 # %% ../nbs/10_quant.ipynb #72e12356
-def _specs(method:str, scheme:str='u8', qat:bool=False):
-    "(never-negative activation, other activation, weight) `QuantizationSpec`s: `scheme`'s formats observed by `method`; fake quantizers if `qat`."
+def _specs(method:str, scheme:str='u8', qat:bool=False, weight_bits:int=8):
+    "(never-negative activation, other activation, weight) `QuantizationSpec`s: `scheme`'s formats observed by `method`, `weight_bits` weights; fake quantizers if `qat`."
     from torchao.quantization.pt2e import (FakeQuantize, HistogramObserver, MinMaxObserver, MovingAverageMinMaxObserver,
                                            MovingAveragePerChannelMinMaxObserver, PerChannelMinMaxObserver)
     from torchao.quantization.pt2e.quantizer.quantizer import QuantizationSpec
     observers = {'minmax': MinMaxObserver, 'histogram': HistogramObserver, 'ema': MovingAverageMinMaxObserver}
     if method not in observers: raise PidnetError(f'calibration method {method!r} unknown; choose one of {CALIBRATION_METHODS}')
     if scheme not in ACTIVATION_SCHEMES: raise PidnetError(f'activation scheme {scheme!r} unknown; choose one of {sorted(ACTIVATION_SCHEMES)}')
-    w = dict(dtype=torch.int8, quant_min=-127, quant_max=127, qscheme=torch.per_channel_symmetric, ch_axis=0)
+    if weight_bits not in WEIGHT_RANGES: raise PidnetError(f'weight bits {weight_bits!r} unknown; choose one of {sorted(WEIGHT_RANGES)}')
+    lo, hi = WEIGHT_RANGES[weight_bits]
+    w = dict(dtype=torch.int8, quant_min=lo, quant_max=hi, qscheme=torch.per_channel_symmetric, ch_axis=0)
     def spec(a:dict, weight:bool=False):
         if qat:  # training: fake quantizers over moving averages of the ranges (QAT starts them from a calibration)
             ctr = FakeQuantize.with_args(observer=MovingAveragePerChannelMinMaxObserver if weight else MovingAverageMinMaxObserver, eps=2 ** -12, **a)
@@ -79,11 +82,11 @@ def never_negative():
     return test
 
 # %% ../nbs/10_quant.ipynb #40ddfb38
-def make_quantizer(method:str='minmax', overrides:dict|None=None, scheme:str='u8', qat:bool=False):
+def make_quantizer(method:str='minmax', overrides:dict|None=None, scheme:str='u8', qat:bool=False, weight_bits:int=8):
     "A PT2E `Quantizer` for J5's int8 scheme (fake quantizers if `qat`); `overrides` maps module names to 'float_output', 'float_eltwise' or 'float'."
     from torch.fx import Node
     from torchao.quantization.pt2e.quantizer.quantizer import Q_ANNOTATION_KEY, QuantizationAnnotation, Quantizer
-    unsigned, signed, weight = _specs(method, scheme, qat)
+    unsigned, signed, weight = _specs(method, scheme, qat, weight_bits)
     overrides = DEFAULT_OVERRIDES if overrides is None else overrides
     conv, relu, bn, eltwise = torch.ops.aten.conv2d.default, torch.ops.aten.relu.default, torch.ops.aten.batch_norm.default, _eltwise_ops()
 
@@ -119,9 +122,9 @@ class OpenBackend:
     "torchao PT2E: torch.export, J5Quantizer, prepare_pt2e, calibrate, convert_pt2e."
     name = 'open'
     def prepare(self, model:nn.Module, example:torch.Tensor, method:str='minmax', overrides:dict|None=None, scheme:str='u8',
-                qat:bool=False):
+                qat:bool=False, weight_bits:int=8):
         from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e, prepare_qat_pt2e
-        quantizer = make_quantizer(method, overrides, scheme, qat)
+        quantizer = make_quantizer(method, overrides, scheme, qat, weight_bits)
         return (prepare_qat_pt2e if qat else prepare_pt2e)(export_for_quant(model, example), quantizer)
 
     def calibrate(self, prepared, batches):
@@ -184,8 +187,9 @@ class HorizonBackend(HorizonSteps):
                                'Use the open backend (--backend open), which needs only PyTorch and torchao.')
 
     def prepare(self, model:nn.Module, example:torch.Tensor, method:str='minmax', overrides:dict|None=None, scheme:str='j5',
-                qat:bool=False):
+                qat:bool=False, weight_bits:int=8):
         if qat: raise PidnetError('QAT runs on the open backend (torchao PT2E) here; calibrate with --backend open')
+        if weight_bits != 8: raise PidnetError(f'--weight-bits {weight_bits}: J5 takes 8-bit weights; 7-bit weights are for x86 CPUs (--backend open)')
         from torch.quantization import DeQuantStub  # the plugin exports QuantStub only; the walkthrough takes torch's
         from horizon_plugin_pytorch.march import March, set_march
         from horizon_plugin_pytorch.quantization import QuantStub, prepare_qat_fx
@@ -213,7 +217,8 @@ def _describe(node, gm) -> str:
     if not isinstance(mod, ObserverBase): return 'float'
     scheme = {torch.per_tensor_symmetric: 'per-tensor sym', torch.per_channel_symmetric: 'per-channel sym',
               torch.per_tensor_affine: 'per-tensor affine'}.get(mod.qscheme, str(mod.qscheme))
-    return f'{str(mod.dtype).replace("torch.", "")} {scheme}'
+    bits = f' ({(mod.quant_max - mod.quant_min).bit_length()}-bit)' if (mod.quant_min, mod.quant_max) == WEIGHT_RANGES[7] else ''
+    return f'{str(mod.dtype).replace("torch.", "")}{bits} {scheme}'
 
 def qconfig_report(prepared) -> Table:
     "Input, weight and output quantization of every convolution in a prepared PT2E model."
@@ -293,7 +298,8 @@ def calibrate_config(cfg, # the config: DATASET.TRAIN_SET gives the calibration 
                      resume:bool=True, # continue a calibration stopped part-way
                      progress:bool=True, # show a progress bar
                      scheme:str='u8', # activation format: 'u8', 'j5' or 'mixed' (see ACTIVATION_SCHEMES)
-                     float_modules=() # modules kept in float (float islands); default: all int8
+                     float_modules=(), # modules kept in float (float islands); default: all int8
+                     weight_bits:int=8 # 8 (J5's weights) or 7 (exact on every x86 CPU; see WEIGHT_RANGES)
                     ):
     "Calibrate `model` on `cfg.DATASET.TRAIN_SET`, `float_modules` left in float; checkpoints in `out_dir`; returns (backend, prepared)."
     if backend == 'horizon' and (method, scheme) != ('minmax', 'u8'):
@@ -302,9 +308,9 @@ def calibrate_config(cfg, # the config: DATASET.TRAIN_SET gives the calibration 
     unknown = [m for m in float_modules if m not in dict(model.named_modules())]
     if unknown: raise PidnetError(f'--float {unknown[0]}: {cfg.MODEL.NAME} has no such module; name one, e.g. pag3, spp, final_layer')
     b = get_backend(backend)
-    prepared = b.prepare(model, example_input(cfg), method, islands(float_modules), scheme)
+    prepared = b.prepare(model, example_input(cfg), method, islands(float_modules), scheme, weight_bits=weight_bits)
     ds = build_dataset(cfg, cfg.DATASET.TRAIN_SET)
-    tag = {'kind': 'calib', 'method': method, 'scheme': scheme, 'backend': backend, 'float': list(float_modules), 'batches': batches,
+    tag = {'kind': 'calib', 'method': method, 'scheme': scheme, 'weight_bits': weight_bits, 'backend': backend, 'float': list(float_modules), 'batches': batches,
            'model': cfg.MODEL.NAME, 'weights': cfg.TEST.MODEL_FILE, 'weights_sha256': weights_digest(model)}
     return b, calibrate(b, prepared, ds, out_dir, batches, resume=resume, progress=progress, tag=tag)
 
@@ -318,7 +324,7 @@ def load_calibrated(cfg, model:nn.Module, calib_file='calibration/calib-checkpoi
     if not (isinstance(c, dict) and {'state', 'tag'} <= set(c)):
         raise PidnetError(f'{calib_file}: not a calibration checkpoint (it has no observer state and settings); pass the '
                           'calib-checkpoint-last.pt that `pidnet-nb calibrate` wrote')
-    tag = {'kind': 'calib', 'method': 'minmax', 'scheme': 'u8', 'backend': 'open', **c['tag']}
+    tag = {'kind': 'calib', 'method': 'minmax', 'scheme': 'u8', 'weight_bits': 8, 'backend': 'open', **c['tag']}
     if 'weights_sha256' in tag and tag['weights_sha256'] != weights_digest(model):
         raise PidnetError(f'{calib_file} was calibrated on other weights than the model given ({tag.get("weights")}); '
                          'calibrate this model again: `pidnet-nb calibrate -c CFG --restart`')
@@ -326,5 +332,6 @@ def load_calibrated(cfg, model:nn.Module, calib_file='calibration/calib-checkpoi
         raise PidnetError(f'{calib_file} was made by an older pidnet_nb that did not record its float islands; '
                           'calibrate again: `pidnet-nb calibrate -c CFG --restart`')
     b = get_backend(tag['backend'])
-    prepared = b.prepare(model, example_input(cfg), tag['method'], islands(tag['float']), tag['scheme'], qat=tag['kind'] == 'qat')
+    prepared = b.prepare(model, example_input(cfg), tag['method'], islands(tag['float']), tag['scheme'], qat=tag['kind'] == 'qat',
+                         weight_bits=tag['weight_bits'])
     return b, load_observers(prepared, c['state']), tag

@@ -11,13 +11,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from .core import PidnetError, Record, Table, atomic_path, atomic_write
+from .core import PidnetError, Record, Table, atomic_path, atomic_write, cpu_int8, pairs_saturate
 
 # %% auto #0
-__all__ = ['RUNTIMES', 'DATA_MOVEMENT', 'INT_TYPES', 'HEAVY_OPS', 'export_onnx', 'ort_session', 'OrtPredictor',
+__all__ = ['RUNTIMES', 'DATA_MOVEMENT', 'INT_TYPES', 'HEAVY_OPS', 'INT16_MAX', 'export_onnx', 'ort_session', 'OrtPredictor',
            'without_concat_bn', 'symmetric_activations', 'integer_resizes', 'openvino_form', 'need_openvino',
            'write_openvino', 'OpenVinoPredictor', 'runtime_predictor', 'optimize_onnx', 'node_precision', 'check_onnx',
-           'time_calls', 'cpu_model', 'bench_onnx', 'bench_torch', 'int8_conv_model', 'int8_peak']
+           'time_calls', 'cpu_model', 'bench_onnx', 'bench_torch', 'int8_conv_model', 'int8_peak', 'pair_sums',
+           'conv_inputs', 'clipping_report', 'fused_vs_exact', 'saturation_note']
 
 # %% ../nbs/11_runtime.ipynb #3e565be8
 def export_onnx(model:nn.Module, example:torch.Tensor, path) -> Path:
@@ -249,11 +250,12 @@ def bench_torch(model:nn.Module, example:torch.Tensor, threads:int=1, frames:int
     return {'model': 'pytorch eager fp32', 'threads': threads, 'batch': example.shape[0], **r, 'fps': 1e3 * example.shape[0] / r['mean_ms']}
 
 # %% ../nbs/11_runtime.ipynb #91238799
-def int8_conv_model(path, channels:int=256, size=(90, 120)) -> Path:
-    "A QDQ ONNX model of one 3x3 int8 convolution (u8 activations, int8 weights) at `size`, written to `path`."
+def int8_conv_model(path, channels:int=256, size=(90, 120), weight_bits:int=8) -> Path:
+    "A QDQ ONNX model of one 3x3 int8 convolution (u8 activations, int8 weights over `weight_bits` bits' range) at `size`, written to `path`."
     from onnx import TensorProto, helper as h, numpy_helper as nh
     rng, c = np.random.default_rng(0), channels
-    consts = {'w': rng.integers(-127, 128, (c, c, 3, 3), dtype=np.int8), 'ws': np.full(c, 1e-3, np.float32),
+    hi = 2 ** (weight_bits - 1) - 1
+    consts = {'w': rng.integers(-hi, hi + 1, (c, c, 3, 3), dtype=np.int8), 'ws': np.full(c, 1e-3, np.float32),
               'wz': np.zeros(c, np.int8), 's': np.array(0.05, np.float32), 'z': np.array(0, np.uint8), 'os': np.array(0.5, np.float32)}
     nodes = [h.make_node('QuantizeLinear', ['x', 's', 'z'], ['q']), h.make_node('DequantizeLinear', ['q', 's', 'z'], ['xq']),
              h.make_node('DequantizeLinear', ['w', 'ws', 'wz'], ['wq'], axis=0), h.make_node('Conv', ['xq', 'wq'], ['y'], pads=[1] * 4),
@@ -269,3 +271,93 @@ def int8_peak(path, threads:int=1, runtime:str='onnxruntime', frames:int=20) -> 
     c_out, c_in, kh, kw = next(i for i in g.initializer if i.name == 'w').dims
     hh, ww = (d.dim_value for d in g.output[0].type.tensor_type.shape.dim[2:])
     return c_out * c_in * kh * kw * hh * ww / bench_onnx(path, threads, frames, 2, runtime=runtime)['p50_ms'] / 1e6
+
+# %% ../nbs/11_runtime.ipynb #36c72081
+INT16_MAX = 32767  # a saturating 16-bit sum (`vpmaddubsw`) clips above this
+
+def pair_sums(w:np.ndarray, # integer weights of a convolution, (out, in, kh, kw)
+              top:int=255 # the largest input code the kernel reads (u8)
+             ) -> np.ndarray:
+    "Worst-case 16-bit pair sums of a non-VNNI int8 kernel, (out, pairs): neighbouring products in (kh, kw, in) order."
+    k = np.asarray(w, np.int64).transpose(0, 2, 3, 1).reshape(len(w), -1)  # the input channel runs fastest
+    k = np.pad(k, ((0, 0), (0, k.shape[1] % 2))).reshape(len(w), -1, 2)
+    return top * np.maximum(k.clip(min=0).sum(-1), -k.clip(max=0).sum(-1))
+
+# %% ../nbs/11_runtime.ipynb #c2c373f9
+def conv_inputs(onnx_path, x:np.ndarray) -> list:
+    "For each int8 convolution of a QDQ ONNX model, in graph order: (input codes on `x`, their zero point, integer weights, the node)."
+    import onnx, onnxruntime as ort
+    from onnx import numpy_helper as nh
+    m = onnx.load(str(onnx_path))
+    init, producer, found = {i.name: i for i in m.graph.initializer}, {o: n for n in m.graph.node for o in n.output}, []
+    for n in m.graph.node:
+        if n.op_type != 'Conv': continue
+        dx, dw = producer.get(n.input[0]), producer.get(n.input[1])
+        if getattr(dx, 'op_type', None) == getattr(dw, 'op_type', None) == 'DequantizeLinear' and dw.input[0] in init:
+            found.append((dx.input[0], nh.to_array(init[dx.input[2]]).item(), nh.to_array(init[dw.input[0]]), n))
+    m.graph.output.extend(onnx.ValueInfoProto(name=c) for c, *_ in found if c not in {o.name for o in m.graph.output})
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level, opts.log_severity_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL, 3
+    s = ort.InferenceSession(m.SerializeToString(), opts, providers=['CPUExecutionProvider'])
+    got = dict(zip([o.name for o in s.get_outputs()], s.run(None, {s.get_inputs()[0].name: x})))
+    return [(got[c], zp, w, n) for c, zp, w, n in found]
+
+# %% ../nbs/11_runtime.ipynb #2400bcf2
+def _sampled_pairs(codes, zp, w, node, samples:int, seed:int) -> torch.Tensor:
+    "The exact pair sums (samples, out, pairs) of `node` at `samples` random output positions."
+    import torch.nn.functional as F
+    from onnx.helper import get_attribute_value
+    a = {t.name: get_attribute_value(t) for t in node.attribute}
+    (kh, kw), (t, l, b, r), G = a.get('kernel_shape', w.shape[2:]), a.get('pads', [0] * 4), a.get('group', 1)
+    x = F.pad(torch.from_numpy(codes.astype(np.float64)), (l, r, t, b), value=float(zp))  # padding reads the zero point
+    cols = F.unfold(x, (kh, kw), dilation=a.get('dilations', 1), stride=a.get('strides', 1))[0]
+    idx = torch.from_numpy(np.random.default_rng(seed).choice(cols.shape[1], min(samples, cols.shape[1]), replace=False))
+    c, o, out = w.shape[1], len(w) // G, []
+    for g in range(G):
+        p = cols.reshape(-1, kh * kw, cols.shape[1])[g * c:(g + 1) * c][..., idx].permute(2, 1, 0).reshape(len(idx), -1)
+        k = torch.from_numpy(w[g * o:(g + 1) * o].astype(np.float64)).permute(0, 2, 3, 1).reshape(o, -1)
+        if p.shape[1] % 2: p, k = F.pad(p, (0, 1)), F.pad(k, (0, 1))
+        out.append((p[:, None] * k[None]).reshape(len(idx), o, -1, 2).sum(-1))
+    return torch.cat(out, 1)
+
+# %% ../nbs/11_runtime.ipynb #94e5d2d6
+def clipping_report(onnx_path, # a QDQ ONNX model (u8 activations, int8 weights)
+                    x:np.ndarray, # one input batch
+                    names:list|None=None, # the convolutions' names in graph order (default: ONNX node names)
+                    samples:int=256 # output positions sampled per convolution
+                   ) -> Table:
+    "Per int8 convolution: its worst pair (x int16 max) from the weights, and on `x` the share of outputs a non-VNNI kernel clips."
+    rows = []
+    for i, (codes, zp, w, node) in enumerate(conv_inputs(onnx_path, x)):
+        pairs = _sampled_pairs(codes, zp, w, node, samples, seed=i)
+        clipped = pairs.clamp(-INT16_MAX - 1, INT16_MAX)
+        hit, exact = (pairs != clipped).any(-1), pairs.sum(-1)
+        err = ((clipped.sum(-1) - exact).abs() / exact.abs().clamp(min=1))[hit]
+        rows.append({'layer': names[i] if names else node.name, 'worst pair / int16': pair_sums(w).max() / INT16_MAX,
+                     'outputs clipped (%)': 100 * hit.double().mean().item(), 'their error (%)': 100 * err.median().item() if len(err) else 0.0})
+    clipping = sum(r['outputs clipped (%)'] > 0 for r in rows)
+    return Table(rows, title=f'{clipping} of {len(rows)} convolutions clip on this input without VNNI')
+
+# %% ../nbs/11_runtime.ipynb #40f9dd06
+def fused_vs_exact(path, # an `int8_conv_model` file
+                   x:np.ndarray # its input, (1, channels, h, w)
+                  ) -> int:
+    "The largest difference, in output codes, between ONNX Runtime's fused int8 kernel and exact integer arithmetic on `path`."
+    import onnx
+    from onnx import numpy_helper as nh
+    k = {i.name: nh.to_array(i).astype(np.float64) for i in onnx.load(str(path)).graph.initializer}
+    codes = torch.from_numpy(np.clip(np.round(x / k['s']), 0, 255))
+    acc = torch.nn.functional.conv2d(codes, torch.from_numpy(k['w']), padding=1)  # float64: exact for these sums
+    exact = np.clip(np.round(acc.numpy() * k['s'] * k['ws'][:, None, None] / k['os']), 0, 255)
+    fused = ort_session(path).run(None, {'x': x.astype(np.float32)})[0] / k['os']
+    return int(np.abs(np.round(fused) - exact).max())
+
+# %% ../nbs/11_runtime.ipynb #a6fb2ae9
+def saturation_note(weight_bits:int, # the int8 model's weight bits (a calibration's `weight_bits`)
+                    isa:str|None=None # the CPU's int8 instructions (default: this CPU's, `cpu_int8`)
+                   ) -> str|None:
+    "One line when the int8 kernels of `isa` clip `weight_bits` weights (see `pair_sums`); None when they are exact."
+    isa = isa or cpu_int8()
+    if weight_bits <= 7 or not pairs_saturate(isa): return None
+    return (f'note: this CPU ({isa}, no VNNI) sums pairs of int8 products in 16 bits, which clips with {weight_bits}-bit weights: '
+            'its int8 scores fall below the calib stage; a `calibrate --weight-bits 7` file gives the same answer on every x86 CPU')

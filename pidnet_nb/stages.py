@@ -13,7 +13,7 @@ from .core import PidnetError
 from .deploy import compile_onnx
 from .horizon import horizon_compile
 from .quant import calibrate_config, example_input, load_calibrated
-from .runtime import OrtPredictor, export_onnx, runtime_predictor
+from .runtime import OrtPredictor, export_onnx, runtime_predictor, saturation_note
 
 # %% auto #0
 __all__ = ['STAGES', 'int8_predictor', 'stage_predictor', 'stage_predictors', 'compile_config', 'quick_stages']
@@ -45,10 +45,12 @@ def stage_predictor(cfg, # the config: test size, for the int8 export
     stage = STAGES[stage]
     if stage == 'float': return model.eval(), 'float: PyTorch model'
     b, prepared, tag = load_calibrated(cfg, model, calib_file)
-    what = f'{tag["kind"]}, {b.name} backend, {tag["method"]}, {tag["scheme"]}, float islands: {", ".join(tag["float"]) or "none"}'
+    what = (f'{tag["kind"]}, {b.name} backend, {tag["method"]}, {tag["scheme"]}, {tag["weight_bits"]}-bit weights, '
+            f'float islands: {", ".join(tag["float"]) or "none"}')
     if stage == 'calib': return b.fake_quant(prepared), f'calib: fake-quant model ({what})'
     predictor, runs = int8_predictor(b, prepared, example_input(cfg), runtime)
-    return predictor, f'{runs} ({what})'
+    note = saturation_note(tag['weight_bits']) if b.exports_onnx else None  # x86 kernels without VNNI
+    return predictor, f'{runs} ({what})' + (f'\n{note}' if note else '')
 
 # %% ../nbs/17_stages.ipynb #0e14e0d8
 def stage_predictors(cfg, # the config

@@ -47,30 +47,31 @@ def test_qat_file_contract(tmp_path):
     backend, prepared, tag = load_calibrated(cfg, model, QAT)
     onnx = export_onnx(backend.convert(prepared), example_input(cfg), tmp_path / 'model_int8.onnx')
     assert float_inputs(onnx) == []  # all int8: every operation takes dequantized int8 inputs
+    from pidnet_nb.runtime import INT16_MAX, conv_inputs, pair_sums
+    assert c['tag']['weight_bits'] == 7  # the x86 file: no pair of int8 products can pass 16 bits on any x86 CPU
+    weights = [w for _, _, w, _ in conv_inputs(onnx, example_input(cfg).numpy())]
+    assert len(weights) == 75 and max(pair_sums(w).max() for w in weights) <= INT16_MAX
 
 
-def test_qat_int8_miou_reproduces():
+def test_qat_runtimes_agree_with_fake_quant_on_this_cpu():
+    """The QAT file's int8 model scores what its fake-quant model scores, on the machine the test runs on, in ONNX Runtime
+    and in OpenVINO (within 0.1 mIoU on all 233 test images). Nothing here is a number measured on another CPU: the
+    7-bit weights make the int8 kernels exact with VNNI, AMX and AVX2 alike (the runtime chapter)."""
+    from pidnet_nb.accuracy import compare_stages
     from pidnet_nb.config import load_model
+    from pidnet_nb.core import cpu_int8
     from pidnet_nb.stages import stage_predictor
-    record = json.loads((WEIGHTS.parent / 'results' / 'qat-int8.json').read_text())
     cfg = get_config('camvid/pidnet_small_camvid')
-    predictor, what = stage_predictor(cfg, load_model(cfg, verbose=False), 'int8', QAT)
-    scores = evaluate(predictor, build_dataset(cfg), progress=False, num_workers=0)
-    assert scores.images == record['images'] == 233
-    assert abs(100 * scores.miou - 100 * record['miou']) < 0.1
-
-
-def test_qat_openvino_miou_reproduces():
-    "OpenVINO compiles the QAT model's int8 file (in `openvino_form`) and scores what its record says."
-    from pidnet_nb.config import load_model
-    from pidnet_nb.stages import stage_predictor
-    record = json.loads((WEIGHTS.parent / 'results' / 'qat-int8-openvino.json').read_text())
-    cfg = get_config('camvid/pidnet_small_camvid')
-    predictor, what = stage_predictor(cfg, load_model(cfg, verbose=False), 'int8', QAT, runtime='openvino')
-    assert what.startswith('int8: OpenVINO')
-    scores = evaluate(predictor, build_dataset(cfg), progress=False, num_workers=0)
-    assert scores.images == record['images'] == 233
-    assert abs(100 * scores.miou - 100 * record['miou']) < 0.1
+    model = load_model(cfg, verbose=False)
+    stages = {'calib': stage_predictor(cfg, model, 'calib', QAT)}
+    stages['onnxruntime'] = stage_predictor(cfg, model, 'int8', QAT)
+    stages['openvino'] = stage_predictor(cfg, model, 'int8', QAT, runtime='openvino')
+    assert all('note:' not in what for _, what in stages.values()), 'the shipped file must be exact on every x86 CPU'
+    c = compare_stages({k: p for k, (p, _) in stages.items()}, build_dataset(cfg))
+    miou = {k: round(100 * s.miou, 2) for k, s in c.scores.items()}
+    print(f'CPU int8: {cpu_int8()}; mIoU {miou}')
+    assert c.scores['calib'].images == 233
+    for runtime in ('onnxruntime', 'openvino'): assert abs(miou[runtime] - miou['calib']) < 0.1, (runtime, miou)
 
 
 def test_every_record_belongs_to_the_shipped_weights():
