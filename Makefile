@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # A CPU build of torch lies on this kind of machine's disk; elsewhere pip takes torch from PyPI.
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 
-.PHONY: install demo test bench readme clean check-oe gpu-kit
+.PHONY: install demo test bench readme clean check-oe gpu-kit rknn
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -18,7 +18,9 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/pidnet-nb demo
 
+# The rknn environment too, for the RK3588 chapter; where it cannot be built, the tests say why and skip that chapter.
 test: install
+	$(MAKE) rknn || echo "make test: the rknn environment could not be built (above); the RK3588 chapter and its tests are skipped"
 	$(BIN)/python tools/run_tests.py
 
 # Every route side by side with the peers (OpenVINO, NNCF), on a compile of the shipped QAT file.
@@ -45,5 +47,23 @@ check-oe:
 	.venv38/bin/python -c "import sys, torch; print('Python', sys.version.split()[0], 'torch', torch.__version__)"
 	.venv38/bin/python -m pytest -q -p no:cacheprovider tests/test_horizon_backend.py
 
+# Rockchip's rknn-toolkit2 (RK3588 compile and simulator) in its own environment: it pins numpy<=1.26.4, onnx<=1.18.0,
+# protobuf<=4.25.4 and torch<=2.4.0. The torch pin is skipped (--no-deps): the toolkit runs with the CPU torch 2.13 when
+# setuptools<80 (pkg_resources) is there. Then the core of pidnet_nb, nbdev for the chapter, and a Jupyter kernel that
+# the main environment's JupyterLab lists as "pidnet_nb rknn".
+RKNN_VENV ?= .venv-rknn
+RKNN_PINS := 'numpy==1.26.4' 'onnx==1.18.0' 'protobuf==4.25.4' 'setuptools<80' 'opencv-python-headless<4.11'
+rknn: $(RKNN_VENV)/.installed
+$(RKNN_VENV)/.installed: pyproject.toml
+	test -x $(RKNN_VENV)/bin/python || $(PYTHON) -m venv $(RKNN_VENV)
+	$(RKNN_VENV)/bin/pip install -q $(FIND_LINKS) 'torch==2.13.0' 'setuptools<80' || $(RKNN_VENV)/bin/pip install -q 'torch>=2.5' 'setuptools<80'
+	$(RKNN_VENV)/bin/pip install -q $(RKNN_PINS) psutil 'ruamel.yaml' scipy tqdm fast-histogram onnxruntime onnxscript yacs \
+		fastcore 'nbdev>=3' matplotlib ipykernel pytest
+	$(RKNN_VENV)/bin/pip install -q --no-deps 'rknn-toolkit2==2.5.0'
+	$(RKNN_VENV)/bin/pip install -q --no-deps -e .
+	$(RKNN_VENV)/bin/python -c "import pidnet_nb.rk3588 as r; print('rknn-toolkit2', r.toolkit_version(), 'in $(RKNN_VENV)')"
+	$(RKNN_VENV)/bin/python -m ipykernel install --prefix $(VENV) --name pidnet-nb-rknn --display-name 'pidnet_nb rknn' > /dev/null
+	touch $@
+
 clean:
-	rm -rf $(VENV) .venv38 _proc _docs .pytest_cache
+	rm -rf $(VENV) $(RKNN_VENV) .venv38 _proc _docs .pytest_cache

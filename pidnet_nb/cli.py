@@ -24,6 +24,7 @@ from .metrics import evaluate
 from .model import pidnet_s
 from .qat import qat_config
 from .quant import ACTIVATION_SCHEMES, WEIGHT_RANGES, calibrate_config, example_input, load_calibrated, weights_digest
+from .rk3588 import ALGORITHMS, RKNN_RUNTIME, TARGETS, board_script_rknn, compile_rknn, need_rknn, parse_rknn_perf, rknn_stage
 from .runtime import RUNTIMES, bench_onnx, bench_torch, need_openvino
 from .stages import STAGES, compile_config, stage_predictor, stage_predictors
 from .train import train
@@ -54,10 +55,12 @@ def cmd_download(args):
 def cmd_eval(args):
     "Evaluate a stage (float, calib, int8) of the model on the config's test split; per-class IoU table, optional JSON."
     if args.runtime == 'openvino': need_openvino()  # before any work
+    if args.runtime == RKNN_RUNTIME and STAGES[args.stage] == 'calib': raise PidnetError('--runtime rknn-sim scores the NPU int8 model; use --stage int8')
+    if args.runtime == RKNN_RUNTIME: need_rknn()
     cfg = get_config(args.cfg, args.opts)
-    stage = STAGES[args.stage]
-    model = load_model(cfg)
-    predictor, what = stage_predictor(cfg, model, stage, args.calib, args.runtime)
+    stage, model, extra = 'int8' if args.runtime == RKNN_RUNTIME else STAGES[args.stage], load_model(cfg), {}
+    if args.runtime == RKNN_RUNTIME: predictor, what, extra = rknn_stage(cfg, model, args.rknn)
+    else: predictor, what = stage_predictor(cfg, model, stage, args.calib, args.runtime)
     device = args.device if stage == 'float' else 'cpu'  # the quantized stages run on the CPU
     if stage == 'float': predictor = predictor.to(device)
     print(what)
@@ -69,7 +72,7 @@ def cmd_eval(args):
     print(f'{stage}: mIoU {100 * scores.miou:.2f} on {scores.images} images of {ds.name}, '
           f'{scores.images / scores.seconds:.2f} images/s')
     if args.json:  # tied to its weights, and to the CPU's int8 instructions (the int8 kernels differ by them)
-        write_json({**scores.to_dict(stage), 'weights_sha256': weights_digest(model), 'cpu_int8': cpu_int8()}, args.json)
+        write_json({**scores.to_dict(stage), 'weights_sha256': weights_digest(model), 'cpu_int8': cpu_int8(), **extra}, args.json)
     return scores
 
 # %% ../nbs/21_cli.ipynb #c074311f
@@ -125,8 +128,13 @@ def cmd_qat(args):
 
 # %% ../nbs/21_cli.ipynb #26abb5e0
 def cmd_compile(args):
-    "Export, quantize and optimize for ONNX Runtime; check, perf and graph reports in --out."
+    "Compile the --calib model for its backend's runtimes (ONNX Runtime and OpenVINO, or J5), or the float model for --target rk3588; reports in --out."
+    if args.target: need_rknn()  # before any work
     cfg = get_config(args.cfg, args.opts)
+    if args.target:
+        report, _ = compile_rknn(cfg, load_model(cfg), args.out, args.target, algorithm=args.algorithm)
+        print(json.dumps({k: report[k] for k in ('target', 'toolkit', 'operators', 'off_npu', 'resizes_rewritten', 'build_seconds')}, indent=1))
+        return print(f'compiled into {args.out}: model.rknn is the {args.target} model (`pidnet-nb board --rknn {Path(args.out) / "model.rknn"}`)')
     summary = compile_config(cfg, load_model(cfg), args.calib, args.out)
     write_compile_pages(args.out)
     shown = ('files', 'nodes', 'float_convolutions', 'parity', 'check', 'perf')  # the open path's and the horizon path's
@@ -187,15 +195,20 @@ def _classes(cfg):
 
 # %% ../nbs/21_cli.ipynb #336a376a
 def cmd_board(args):
-    "The J5 board step: --hbm writes the `hrt_model_exec perf` script; --parse reads its logs into a latency/FPS table."
-    if not (args.hbm or args.parse):
-        raise PidnetError('give --hbm MODEL.hbm (write the board script) or --parse LOG ... (read what it printed)')
-    if args.hbm and not Path(args.hbm).is_file(): raise FileNotFoundError(f'{args.hbm}: no such model; `pidnet-nb compile --backend horizon` writes model.hbm')
+    "The board step: --hbm (J5) or --rknn (RK3588) writes the script that times the model there; --parse reads its logs into a latency/FPS table."
+    if not (args.hbm or args.rknn or args.parse):
+        raise PidnetError('give --hbm MODEL.hbm or --rknn MODEL.rknn (write the board script) or --parse LOG ... (read what it printed)')
+    if args.hbm and not Path(args.hbm).is_file(): raise FileNotFoundError(f'{args.hbm}: no such model; `pidnet-nb compile` with a horizon-backend --calib writes model.hbm')
     if args.hbm:
         path = board_script(args.hbm, args.out or Path(args.hbm).parent)
         print(f'wrote {path}: copy it and {Path(args.hbm).name} to the board, run it there, then `pidnet-nb board --parse LOG`')
-    rows = [parse_hrt_perf(Path(log).read_text(errors='replace'), args.model) for log in args.parse]
-    if rows: print(Table(rows, title='J5 board, hrt_model_exec perf'))
+    if args.rknn:
+        path = board_script_rknn(args.rknn, args.out)
+        print(f'wrote {path}: copy it and {Path(args.rknn).name} to the RK3588 board, run `python3 {path.name} | tee rknn_perf.log` there, then `pidnet-nb board --parse rknn_perf.log`')
+    texts = [Path(log).read_text(errors='replace') for log in args.parse]
+    model = args.model or (Path(args.rknn).name if args.rknn else 'model.hbm')
+    rows = [r for t in texts for r in (parse_rknn_perf(t, model) if 'rknn perf:' in t else [parse_hrt_perf(t, model)])]
+    if rows: print(Table(rows, title='board runs'))
     if rows and args.json: write_json(rows, args.json)
     return rows
 
@@ -227,7 +240,8 @@ def _stage_args(s, # a subcommand's parser
     if stage: s.add_argument('--stage', default='float', choices=list(STAGES) + ['all'] * every,
                              help='model stage' + ('; all: float, calib and int8 side by side' if every else ''))
     s.add_argument('--calib', default='calibration/calib-checkpoint-last.pt', help='calibration checkpoint (calib, int8)')
-    if stage: s.add_argument('--runtime', default='onnxruntime', choices=list(RUNTIMES), help='int8 runtime (openvino: needs OpenVINO)')
+    if stage: s.add_argument('--runtime', default='onnxruntime', choices=list(RUNTIMES) + [RKNN_RUNTIME] * (not every),
+                             help='int8 runtime (openvino: needs OpenVINO; rknn-sim: the RK3588 simulator, in .venv-rknn)')
 
 # %% ../nbs/21_cli.ipynb #7dbe84e3
 def _summary_args(s):
@@ -290,11 +304,14 @@ def _eval_args(s):
     s.add_argument('--device', default='cpu')
     s.add_argument('--workers', type=int, default=1, help='data-loading processes (0: in this process)')
     s.add_argument('--limit', type=_positive, default=None, help='only the first N images')
+    s.add_argument('--rknn', default='compile/model.rknn', help='with --runtime rknn-sim: the compiled RK3588 model')
     _cfg_args(s)
 
 def _compile_args(s):
     _stage_args(s, stage=False)
     s.add_argument('--out', default='compile', help='output folder')
+    s.add_argument('--target', default=None, choices=list(TARGETS), help='compile the float model for this NPU with its toolkit (in .venv-rknn)')
+    s.add_argument('--algorithm', default=ALGORITHMS[0], choices=list(ALGORITHMS), help="--target's calibration method")
     _cfg_args(s)
 
 def _perf_args(s):
@@ -311,10 +328,11 @@ def _perf_args(s):
 
 # %% ../nbs/21_cli.ipynb #dc233c35
 def _board_args(s):
-    s.add_argument('--hbm', default=None, help='compiled model: write run_on_board.sh for it')
-    s.add_argument('--out', default=None, help='folder for run_on_board.sh (default: beside --hbm)')
-    s.add_argument('--parse', nargs='+', default=[], metavar='LOG', help='hrt_model_exec perf output(s) to read')
-    s.add_argument('--model', default='model.hbm', help='model name for the parsed rows')
+    s.add_argument('--hbm', default=None, help='J5 model: write run_on_board.sh for it')
+    s.add_argument('--rknn', default=None, help='RK3588 model: write run_on_rk3588.py for it')
+    s.add_argument('--out', default=None, help='folder for the script (default: beside the model)')
+    s.add_argument('--parse', nargs='+', default=[], metavar='LOG', help='what hrt_model_exec perf or run_on_rk3588.py printed')
+    s.add_argument('--model', default=None, help='model name for the parsed rows (default: model.hbm, or the --rknn file)')
     s.add_argument('--json', default=None, help='write the parsed rows to this JSON file')
 
 def _infer_args(s):

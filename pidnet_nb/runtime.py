@@ -21,12 +21,12 @@ __all__ = ['RUNTIMES', 'DATA_MOVEMENT', 'INT_TYPES', 'HEAVY_OPS', 'INT16_MAX', '
            'conv_inputs', 'clipping_report', 'fused_vs_exact', 'saturation_note']
 
 # %% ../nbs/11_runtime.ipynb #3e565be8
-def export_onnx(model:nn.Module, example:torch.Tensor, path) -> Path:
-    "Export `model` for inputs shaped like `example` to ONNX at `path` (written atomically)."
+def export_onnx(model:nn.Module, example:torch.Tensor, path, opset:int|None=None) -> Path:
+    "Export `model` for inputs shaped like `example` to ONNX at `path` (written atomically); `opset`: the exporter's default, or older for a toolkit that wants it."
     model.eval()  # PT2E models: torchao moves the ops to eval mode but leaves the flag (and returns None)
     model.training = False
     with atomic_path(path) as tmp, contextlib.redirect_stdout(io.StringIO()):
-        torch.onnx.export(model, (example,), dynamo=True, input_names=['image'], output_names=['logits']).save(str(tmp))
+        torch.onnx.export(model, (example,), dynamo=True, opset_version=opset, input_names=['image'], output_names=['logits']).save(str(tmp))
     return Path(path)
 
 def ort_session(path, # an ONNX model
