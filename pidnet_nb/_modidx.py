@@ -312,6 +312,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'pidnet_nb.quant.never_negative': ('quant.html#never_negative', 'pidnet_nb/quant.py'),
                                  'pidnet_nb.quant.override_for': ('quant.html#override_for', 'pidnet_nb/quant.py'),
                                  'pidnet_nb.quant.qconfig_report': ('quant.html#qconfig_report', 'pidnet_nb/quant.py'),
+                                 'pidnet_nb.quant.qconfig_summary': ('quant.html#qconfig_summary', 'pidnet_nb/quant.py'),
                                  'pidnet_nb.quant.weights_digest': ('quant.html#weights_digest', 'pidnet_nb/quant.py')},
             'pidnet_nb.report': { 'pidnet_nb.report._bar': ('report.html#_bar', 'pidnet_nb/report.py'),
                                   'pidnet_nb.report.class_chart': ('report.html#class_chart', 'pidnet_nb/report.py'),

@@ -208,7 +208,9 @@ def cmd_board(args):
     texts = [Path(log).read_text(errors='replace') for log in args.parse]
     model = args.model or (Path(args.rknn).name if args.rknn else 'model.hbm')
     rows = [r for t in texts for r in (parse_rknn_perf(t, model) if 'rknn perf:' in t else [parse_hrt_perf(t, model)])]
-    if rows: print(Table(rows, title='board runs'))
+    kinds = {'J5' if r['runtime'].startswith('J5') else 'RK3588' for r in rows}
+    title = {'J5': 'J5 board, hrt_model_exec perf', 'RK3588': 'RK3588 board, run_on_rk3588.py'}.get(''.join(kinds), 'board runs')
+    if rows: print(Table(rows, title=title))
     if rows and args.json: write_json(rows, args.json)
     return rows
 

@@ -18,7 +18,7 @@ from .surgery import HORIZON_PASSES, add_stubs, apply_surgery, fold_batchnorm, k
 # %% auto #0
 __all__ = ['CALIBRATION_METHODS', 'U8', 'S8', 'ACTIVATION_SCHEMES', 'WEIGHT_RANGES', 'DEFAULT_OVERRIDES', 'BACKENDS', 'islands',
            'override_for', 'never_negative', 'make_quantizer', 'export_for_quant', 'OpenBackend', 'HorizonSteps',
-           'horizon_available', 'HorizonBackend', 'get_backend', 'qconfig_report', 'load_observers',
+           'qconfig_summary', 'horizon_available', 'HorizonBackend', 'get_backend', 'qconfig_report', 'load_observers',
            'calibration_order', 'calibrate', 'example_input', 'weights_digest', 'calibrate_config', 'load_calibrated']
 
 # %% ../nbs/10_quant.ipynb #d9e2b9eb
@@ -170,8 +170,20 @@ class HorizonSteps:
         "Horizon's `check_qconfig` (it writes `qconfig_info.txt` into `out_dir`), summed up in one line."
         try: from horizon_plugin_profiler import check_qconfig  # plugin 1.8.1 and later
         except ImportError: from horizon_plugin_pytorch.utils.quant_profiler import check_qconfig
-        outs, weights, unusual = check_qconfig(prepared, example, out_dir=None if out_dir is None else str(out_dir))
-        return f'check_qconfig: {len(outs)} layer outputs, {len(weights)} weights, {len(unusual)} unusual (see qconfig_info.txt)'
+        return qconfig_summary(check_qconfig(prepared, example, out_dir=None if out_dir is None else str(out_dir)), out_dir)
+
+# %% ../nbs/10_quant.ipynb #39b4fea5
+def qconfig_summary(found, # what `check_qconfig` returned: (outputs, weights, unusual) lists, or None (plugin 1.x)
+                    out_dir=None # where it wrote qconfig_info.txt (None: the working folder)
+                   ) -> str:
+    "`check_qconfig`'s result in one line, from its lists where the plugin returns them, else from the `qconfig_info.txt` it wrote."
+    info = Path(out_dir or '.') / 'qconfig_info.txt'
+    if found is not None:
+        outs, weights, unusual = found
+        return f'check_qconfig: {len(outs)} layer outputs, {len(weights)} weights, {len(unusual)} unusual (see {info.name})'
+    if not info.is_file(): return f'check_qconfig: returned nothing and wrote no {info.name}'
+    lines = [l for l in info.read_text(errors='replace').splitlines() if l.strip()]
+    return f'check_qconfig: {len(lines)} lines in {info.name} (this plugin release returns no summary; read the file)'
 
 # %% ../nbs/10_quant.ipynb #26985ce1
 def horizon_available() -> bool:

@@ -21,8 +21,9 @@ def _write(path, text='stand-in'):
     Path(path).parent.mkdir(parents=True, exist_ok=True); Path(path).write_text(text)
 
 
-def build(calls:list) -> dict:
-    "{module name: module} of the stand-in; every call appends (name, args dict) to `calls`."
+def build(calls:list, qconfig_lists:bool=True) -> dict:
+    """{module name: module} of the stand-in; every call appends (name, args dict) to `calls`. `qconfig_lists=False`: `check_qconfig`
+    as the plugin 1.x documents have it (it writes qconfig_info.txt and returns nothing); True: as later profiler releases (three lists)."""
     rec = lambda name, **kw: calls.append((name, kw))
 
     class March:  # a class of strings, not an Enum (horizon_plugin_pytorch/march.py)
@@ -85,8 +86,8 @@ def build(calls:list) -> dict:
         _tuple(example_inputs); _write(save_path); rec('visualize_model', module=module, save_path=save_path, show=show)
 
     def check_qconfig(model, example_inputs, prefixes=(), types=(), custom_check_func=None, out_dir=None):
-        _write(Path(out_dir or '.') / 'qconfig_info.txt'); rec('check_qconfig', model=model)
-        return [], [], []
+        _write(Path(out_dir or '.') / 'qconfig_info.txt', 'Each layer out qconfig:\nconv1.0 | qint8\n'); rec('check_qconfig', model=model)
+        return ([], [], []) if qconfig_lists else None
 
     def featuremap_similarity(model1, model2, inputs, similarity_func='Cosine', threshold=None, devices=None, out_dir=None):
         for f in ('similarity.txt', 'ordered_op_error_similarity.txt', 'similarity.html'): _write(Path(out_dir or '.') / f)
@@ -112,8 +113,8 @@ def build(calls:list) -> dict:
                                               featuremap_similarity=featuremap_similarity)}
 
 
-def install(monkeypatch) -> list:
+def install(monkeypatch, qconfig_lists:bool=True) -> list:
     "Put the stand-in into `sys.modules` for one test; returns the list its calls are recorded in."
     calls = []
-    for name, m in build(calls).items(): monkeypatch.setitem(sys.modules, name, m)
+    for name, m in build(calls, qconfig_lists).items(): monkeypatch.setitem(sys.modules, name, m)
     return calls

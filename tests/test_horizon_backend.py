@@ -137,3 +137,17 @@ def test_board_script_and_parse(tmp_path):
     assert 'J5 board' in said
     with pytest.raises(SystemExit, match='not the output of `hrt_model_exec perf`'):
         (tmp_path / 'bad.log').write_text('Segmentation fault\n'); run('board', '--parse', tmp_path / 'bad.log')
+
+
+def test_plugin_1x_check_qconfig_returning_nothing(monkeypatch, tmp_path):
+    "Plugin 1.x documents no return value for `check_qconfig`: calibrate, eval (calib, int8) and compile still run through."
+    monkeypatch.chdir(tmp_path)
+    horizon_standin.install(monkeypatch, qconfig_lists=False)
+    said = run('calibrate', '-c', CFG, '--backend', 'horizon', '--batches', 2, '--out', tmp_path / 'calib')
+    calib = tmp_path / 'calib' / 'calib-checkpoint-last.pt'
+    assert calib.exists() and 'check_qconfig: 2 lines in qconfig_info.txt' in said
+    for stage in ('calib', 'int8'):
+        said = run('eval', '-c', CFG, '--stage', stage, '--calib', calib, '--limit', 1, '--workers', 0, '--json', tmp_path / f'{stage}.json')
+        assert f'{stage}: mIoU' in said and json.loads((tmp_path / f'{stage}.json').read_text())['images'] == 1
+    said = run('compile', '-c', CFG, '--calib', calib, '--out', tmp_path / 'compile')
+    assert {'int_model.pt', 'model.hbm', 'pidnet-s.svg'} <= {p.name for p in (tmp_path / 'compile').iterdir()}

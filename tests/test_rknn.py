@@ -102,4 +102,4 @@ def test_board_script_runs_and_its_log_parses(tmp_path):
     log = tmp_path / 'rknn_perf.log'
     log.write_text(ran.stdout)
     r = pidnet_nb('board', '--parse', log)
-    assert r.returncode == 0 and 'RK3588 NPU cores 0_1_2' in r.stdout
+    assert r.returncode == 0 and 'RK3588 NPU cores 0_1_2' in r.stdout and 'RK3588 board' in r.stdout
