@@ -333,6 +333,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'pidnet_nb.rk3588.SimPredictor.run': ('rknn.html#simpredictor.run', 'pidnet_nb/rk3588.py'),
                                   'pidnet_nb.rk3588._export_rknn': ('rknn.html#_export_rknn', 'pidnet_nb/rk3588.py'),
                                   'pidnet_nb.rk3588._fractional': ('rknn.html#_fractional', 'pidnet_nb/rk3588.py'),
+                                  'pidnet_nb.rk3588._place': ('rknn.html#_place', 'pidnet_nb/rk3588.py'),
                                   'pidnet_nb.rk3588._sha256': ('rknn.html#_sha256', 'pidnet_nb/rk3588.py'),
                                   'pidnet_nb.rk3588._shapes': ('rknn.html#_shapes', 'pidnet_nb/rk3588.py'),
                                   'pidnet_nb.rk3588.board_script_rknn': ('rknn.html#board_script_rknn', 'pidnet_nb/rk3588.py'),
