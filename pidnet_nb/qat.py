@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_qat.ipynb #1d36aef3
 from __future__ import annotations
-import copy, time
+import copy, math, time
 from pathlib import Path
 
 import torch
@@ -85,6 +85,19 @@ def _epoch_batches(dataset, epoch:int, batch_size:int, workers:int, seed:int) ->
     order = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed * 100003 + epoch))
     return DataLoader(dataset, batch_size, sampler=order, num_workers=workers, drop_last=True)
 
+# %% ../nbs/13_qat.ipynb #61094a8a
+def _check_run(dataset, lr:float, batch_size:int, epochs:int):
+    "Refuse a fine-tuning that could only save nonsense: no whole batch, or a learning rate that is not a positive number."
+    if not (math.isfinite(lr) and lr > 0): raise PidnetError(f'--lr {lr}: the learning rate must be a positive finite number, e.g. 2e-4')
+    if len(dataset) < batch_size:
+        raise PidnetError(f'{len(dataset)} training images make no batch of {batch_size}: {epochs} epochs would take no step; '
+                          'lower --batch-size or use more images (--limit)')
+
+def _finite_loss(value:torch.Tensor, step:int, lr:float) -> float:
+    "The loss as a number, or a stop before a diverged model is saved."
+    if not math.isfinite(v := value.item()): raise PidnetError(f'the loss is {v} at step {step + 1}: training diverged; the last checkpoint is kept, lower --lr (now {lr})')
+    return v
+
 # %% ../nbs/13_qat.ipynb #192e27a0
 def fine_tune(net:nn.Module, # a QAT-prepared model, or a float model (the control); trained in place
               dataset, # (image, label, ...) items; `set_epoch` is called if it has one (`EpochSeeded`)
@@ -98,6 +111,7 @@ def fine_tune(net:nn.Module, # a QAT-prepared model, or a float model (the contr
     from torch.utils.tensorboard import SummaryWriter
     from torchao.quantization.pt2e import disable_observer
     out, tag = Path(out_dir), tag or {}
+    _check_run(dataset, lr, batch_size, epochs)
     optimizer = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=lr, momentum=0.9, weight_decay=5e-4)
     ckpt, total = out / 'qat-checkpoint.pt', epochs * (len(dataset) // batch_size)
     state = _restore(ckpt, tag, net, optimizer) if resume else {'epoch': 0, 'step': 0, 'history': [], 'seconds': 0.0}
@@ -106,11 +120,11 @@ def fine_tune(net:nn.Module, # a QAT-prepared model, or a float model (the contr
         for images, labels, *_ in tqdm(_epoch_batches(dataset, epoch, batch_size, workers, seed),
                                        desc=f'epoch {epoch + 1}/{epochs}', disable=not progress, leave=False):
             for g in optimizer.param_groups: g['lr'] = poly_lr(lr, state['step'], total)
-            value = loss(net(images), labels, images)
+            value = loss(net(images), labels, images); v = _finite_loss(value, state['step'], lr)
             optimizer.zero_grad(set_to_none=True); value.backward(); optimizer.step()
             if freeze_observers is not None and epoch >= freeze_observers: net.apply(disable_observer)  # after one step: weights observed
-            state['step'] += 1; state['history'].append(round(value.item(), 5))
-            writer.add_scalar('qat/loss', value.item(), state['step'])
+            state['step'] += 1; state['history'].append(round(v, 5))
+            writer.add_scalar('qat/loss', v, state['step'])
         state.update(epoch=epoch + 1, seconds=time.perf_counter() - start)
         atomic_save({'state': net.state_dict(), 'optimizer': optimizer.state_dict(), 'rng': _rng_state(), 'tag': tag, **state}, ckpt)
     writer.close()

@@ -336,6 +336,9 @@ def load_calibrated(cfg, model:nn.Module, calib_file='calibration/calib-checkpoi
     if not (isinstance(c, dict) and {'state', 'tag'} <= set(c)):
         raise PidnetError(f'{calib_file}: not a calibration checkpoint (it has no observer state and settings); pass the '
                           'calib-checkpoint-last.pt that `pidnet-nb calibrate` wrote')
+    nonfinite = [k for k, v in c['state'].items() if torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all()]
+    if nonfinite: raise PidnetError(f'{calib_file}: {len(nonfinite)} tensors hold NaN or infinite values (first: {nonfinite[0]}); '
+                                    'the run that wrote it diverged: calibrate, or run QAT with a lower --lr, again')
     tag = {'kind': 'calib', 'method': 'minmax', 'scheme': 'u8', 'weight_bits': 8, 'backend': 'open', **c['tag']}
     if 'weights_sha256' in tag and tag['weights_sha256'] != weights_digest(model):
         raise PidnetError(f'{calib_file} was calibrated on other weights than the model given ({tag.get("weights")}); '

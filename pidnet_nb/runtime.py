@@ -15,10 +15,10 @@ from .core import PidnetError, Record, Table, atomic_path, atomic_write, cpu_int
 
 # %% auto #0
 __all__ = ['RUNTIMES', 'DATA_MOVEMENT', 'INT_TYPES', 'HEAVY_OPS', 'INT16_MAX', 'export_onnx', 'ort_session', 'OrtPredictor',
-           'without_concat_bn', 'symmetric_activations', 'integer_resizes', 'openvino_form', 'need_openvino',
-           'write_openvino', 'OpenVinoPredictor', 'runtime_predictor', 'optimize_onnx', 'node_precision', 'check_onnx',
-           'time_calls', 'cpu_model', 'bench_onnx', 'bench_torch', 'int8_conv_model', 'int8_peak', 'pair_sums',
-           'conv_inputs', 'clipping_report', 'fused_vs_exact', 'saturation_note']
+           'model_input', 'without_concat_bn', 'symmetric_activations', 'integer_resizes', 'openvino_form',
+           'need_openvino', 'write_openvino', 'OpenVinoPredictor', 'runtime_predictor', 'optimize_onnx',
+           'node_precision', 'check_onnx', 'time_calls', 'cpu_model', 'bench_onnx', 'bench_torch', 'int8_conv_model',
+           'int8_peak', 'pair_sums', 'conv_inputs', 'clipping_report', 'fused_vs_exact', 'saturation_note']
 
 # %% ../nbs/11_runtime.ipynb #3e565be8
 def export_onnx(model:nn.Module, example:torch.Tensor, path, opset:int|None=None) -> Path:
@@ -39,16 +39,32 @@ def ort_session(path, # an ONNX model
     opts.graph_optimization_level, opts.log_severity_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL, 3
     if threads: opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
     if optimized_to: opts.optimized_model_filepath = str(optimized_to)
-    return ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])
+    try: return ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])
+    except Exception as e:  # ONNX Runtime's own load errors: a damaged or foreign file
+        if not type(e).__module__.startswith('onnxruntime'): raise
+        raise PidnetError(f'{path}: ONNX Runtime cannot load it ({str(e).strip().splitlines()[0][:200]}); compile it again') from None
 
 class OrtPredictor:
     "An ONNX Runtime session as a predictor: normalised image batch in, logits out (CPU)."
     def __init__(self, path, threads:int|None=None):
         self.path, self.session = Path(path), ort_session(path, threads)
-        self.input = self.session.get_inputs()[0].name
+        self.input, self.shape = self.session.get_inputs()[0].name, tuple(self.session.get_inputs()[0].shape)
 
     def __call__(self, images:torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(self.session.run(None, {self.input: images.cpu().numpy()})[0])
+        return torch.from_numpy(self.session.run(None, {self.input: model_input(images, self.shape)})[0])
+
+# %% ../nbs/11_runtime.ipynb #67086607
+def model_input(images, # a normalised image batch (`core.to_input`, batched)
+                shape:tuple # the model's input shape; a name or None where any size is taken
+               ) -> np.ndarray:
+    "`images` as the float32 array a compiled model takes, or one line naming the shape it was compiled for."
+    if not (torch.is_tensor(images) and images.is_floating_point()):
+        raise PidnetError(f'images of {getattr(images, "dtype", type(images).__name__)}: give normalised float pixels (`to_input`), not raw 8-bit ones')
+    fixed = tuple(d if isinstance(d, int) else None for d in shape)
+    if images.dim() != len(fixed) or any(f not in (None, n) for f, n in zip(fixed, images.shape)):
+        raise PidnetError(f'images of shape {tuple(images.shape)}: this model was compiled for '
+                          f'{tuple("any" if f is None else f for f in fixed)}; give batches of that shape (one image at a time for batch 1)')
+    return images.detach().float().cpu().numpy()
 
 # %% ../nbs/11_runtime.ipynb #8ed28526
 def _onnx_copy(m):
@@ -158,11 +174,13 @@ class OpenVinoPredictor:
     "An OpenVINO CPU model (`.xml` IR or ONNX) as a predictor: OpenVINO's defaults, `threads` inference threads if given."
     def __init__(self, path, threads:int|None=None):
         self.path = Path(path)
-        self.model = need_openvino().Core().compile_model(str(path), 'CPU', {'INFERENCE_NUM_THREADS': threads} if threads else {})
+        try: self.model = need_openvino().Core().compile_model(str(path), 'CPU', {'INFERENCE_NUM_THREADS': threads} if threads else {})
+        except RuntimeError as e: raise PidnetError(f'{path}: OpenVINO cannot load it ({str(e).strip().splitlines()[0][:200]}); compile it again') from None
         self.precision = self.model.get_property('INFERENCE_PRECISION_HINT').to_string()  # of what is not int8: bf16 on CPUs that have it
+        self.shape = tuple(d.get_length() if d.is_static else None for d in self.model.input(0).get_partial_shape())
 
     def __call__(self, images:torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(self.model(images.cpu().numpy())[0].copy())
+        return torch.from_numpy(self.model(model_input(images, self.shape))[0].copy())
 
 RUNTIMES = {'onnxruntime': OrtPredictor, 'openvino': OpenVinoPredictor}
 

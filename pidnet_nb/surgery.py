@@ -17,8 +17,7 @@ from .core import PidnetError, Table
 # %% auto #0
 __all__ = ['INPLACE_FUNCTIONS', 'HORIZON_PASSES', 'J5_PASSES', 'J5_OPS', 'TARGETS', 'FIXES', 'trace', 'source_of', 'keepdim_sum',
            'rewrite_rsub', 'QuantStub', 'DeQuantStub', 'add_stubs', 'split_shared_modules', 'inplace_kind',
-           'remove_inplace', 'apply_surgery', 'graph_code', 'Finding', 'module_name', 'check_deployable',
-           'fold_batchnorm']
+           'remove_inplace', 'apply_surgery', 'Finding', 'module_name', 'check_deployable', 'fold_batchnorm']
 
 # %% ../nbs/09_surgery.ipynb #e1919742
 class _Tracer(fx.Tracer):
@@ -145,11 +144,6 @@ def apply_surgery(model:nn.Module, passes=J5_PASSES) -> fx.GraphModule:
     for p in passes: gm = p(gm)
     gm.graph.lint()
     return gm
-
-# %% ../nbs/09_surgery.ipynb #2504405a
-def graph_code(gm:fx.GraphModule, pattern:str) -> str:
-    "Lines of `gm`'s generated code that match the regex `pattern`."
-    return '\n'.join(l.strip() for l in gm.code.splitlines() if re.search(pattern, l))
 
 # %% ../nbs/09_surgery.ipynb #9e244290
 J5_OPS = {

@@ -130,6 +130,8 @@ def _model_and_optimizer(cfg, device, seed:int) -> tuple:
 
 def _data(cfg, seed:int, limit:int|None, rank:int, world:int, device) -> tuple:
     "(epoch-seeded training set, its sampler, the loader) of this process's share of every epoch, and (rank 0) the validation set."
+    if cfg.TRAIN.BATCH_SIZE_PER_GPU < 2:  # BatchNorm's training statistics need two images
+        raise PidnetError(f'TRAIN.BATCH_SIZE_PER_GPU {cfg.TRAIN.BATCH_SIZE_PER_GPU}: training needs at least 2 images per batch (BatchNorm)')
     base = build_dataset(cfg, train=True)
     ds = EpochSeeded(base, base.transform, seed)
     if limit: ds.ds.pairs = ds.ds.pairs[:limit]

@@ -2,19 +2,36 @@
 API (plugin 1.x, hbdk3, J5 = March.BAYES; the sources are in the quantization chapter's table): the same module
 paths, names and signatures, so a wrong import or keyword fails here as it would in the OE docker. It does no
 quantization: each call is recorded, checks what the documentation asserts (types, eval/train mode, file suffixes)
-and writes the files the real call writes, with placeholder contents."""
+and writes the files the real call writes, with placeholder contents.
+
+Two names are here only so that the walkthrough's import lines run (this project calls neither):
+`default_qat_8bit_fake_quant_qconfig`, an opaque value like the other qconfigs, and `horizon_plugin_pytorch.functional`
+with its colour conversions for camera input, `rgb2centered_yuv` and `centered_yuv2rgb`, which raise if called."""
 import enum, importlib.machinery, json, os, sys, types
 from pathlib import Path
 
 import torch
 from torch import nn
 
-CALIB_QCONFIG, INT32_OUT_QCONFIG = object(), object()  # the documented qconfig objects, as opaque values
+CALIB_QCONFIG, INT32_OUT_QCONFIG, QAT_QCONFIG = object(), object(), object()  # the documented qconfig objects, as opaque values
+INPUT_SOURCES = ('ddr', 'resizer', 'pyramid')
 
 
 def _tuple(example_inputs):
     "The compile helpers document `example_inputs` as a tuple of inputs (every example passes `[x]`)."
     assert isinstance(example_inputs, (tuple, list)), f'example_inputs must be a tuple of inputs, got {type(example_inputs).__name__}'
+
+
+def _sources(input_source):
+    "hbdk3's `torch_script` tools type `input_source` as Union[Sequence[str], str]: one source for every input, or one per input."
+    given = [input_source] if isinstance(input_source, str) else list(input_source)
+    assert given and all(s in INPUT_SOURCES for s in given), f'input_source must name {INPUT_SOURCES}, got {input_source!r}'
+
+
+def _not_modelled(name):
+    def f(*args, **kwargs): raise NotImplementedError(f'{name} is not modelled by the stand-in (it is here for the import line)')
+    f.__name__ = name
+    return f
 
 
 def _write(path, text='stand-in'):
@@ -60,12 +77,12 @@ def build(calls:list, qconfig_lists:bool=True) -> dict:
         return ['input'], ['output']
 
     def check_model(module, example_inputs, march=None, input_source='ddr', advice=None, check_quanti_param=True):
-        _tuple(example_inputs); rec('check_model', module=module, march=march, input_source=input_source, advice=advice)
+        _tuple(example_inputs); _sources(input_source); rec('check_model', module=module, march=march, input_source=input_source, advice=advice)
         return 0
 
     def compile_model(module, example_inputs, hbm, march=None, name=None, input_source='ddr', input_layout=None,
                       output_layout='NCHW', opt='O2', balance_factor=2, progressbar=True, jobs=16, debug=True, extra_args=None):
-        _tuple(example_inputs)
+        _tuple(example_inputs); _sources(input_source)
         if not str(hbm).endswith('.hbm'): return 1
         for suffix in ('.hbm', '.hbir', '.pt'): _write(Path(hbm).with_suffix(suffix))  # the .hbir and .pt stay beside it
         rec('compile_model', module=module, hbm=hbm, march=march, input_source=input_source, opt=opt)
@@ -74,12 +91,12 @@ def build(calls:list, qconfig_lists:bool=True) -> dict:
     def perf_model(module, example_inputs, march=None, out_dir='.', name=None, hbm=None, input_source='ddr',
                    input_layout=None, output_layout='NCHW', opt='O3', balance_factor=2, progressbar=True, jobs=16,
                    layer_details=False, extra_args=None):
-        _tuple(example_inputs)
+        _tuple(example_inputs); _sources(input_source)
         if not os.path.isdir(out_dir): os.mkdir(out_dir)  # mkdir, not makedirs: the parent must exist
         name = name or getattr(module, 'original_name', type(module).__name__)
         result = {'summary': {'BPU march': 'BAYES', 'FPS': 0.0, 'latency (ms)': 0.0, 'model name': name}}
         _write(Path(out_dir) / f'{name}.json', json.dumps(result)); _write(Path(out_dir) / f'{name}.html')
-        rec('perf_model', module=module, out_dir=out_dir, march=march, opt=opt, layer_details=layer_details)
+        rec('perf_model', module=module, out_dir=out_dir, march=march, input_source=input_source, opt=opt, layer_details=layer_details)
         return result
 
     def visualize_model(module, example_inputs, march=None, save_path=None, show=True):
@@ -103,12 +120,15 @@ def build(calls:list, qconfig_lists:bool=True) -> dict:
                           export_hbir=export_hbir, check_model=check_model, compile_model=compile_model,
                           perf_model=perf_model, visualize_model=visualize_model)  # no DeQuantStub: it is torch's
     return {'horizon_plugin_pytorch': module('horizon_plugin_pytorch', __version__='1.6.2'),
+            'horizon_plugin_pytorch.functional': module('horizon_plugin_pytorch.functional',
+                                                        **{n: _not_modelled(n) for n in ('rgb2centered_yuv', 'centered_yuv2rgb')}),
             'horizon_plugin_pytorch.march': module('horizon_plugin_pytorch.march', March=March, set_march=set_march, get_march=get_march),
             'horizon_plugin_pytorch.quantization': quantization,
             'horizon_plugin_pytorch.quantization.qconfig': module(
                 'horizon_plugin_pytorch.quantization.qconfig', default_calib_8bit_fake_quant_qconfig=CALIB_QCONFIG,
                 default_calib_8bit_weight_32bit_out_fake_quant_qconfig=INT32_OUT_QCONFIG,
-                default_qat_8bit_weight_32bit_out_fake_quant_qconfig=INT32_OUT_QCONFIG),
+                default_qat_8bit_weight_32bit_out_fake_quant_qconfig=INT32_OUT_QCONFIG,
+                default_qat_8bit_fake_quant_qconfig=QAT_QCONFIG),
             'horizon_plugin_profiler': module('horizon_plugin_profiler', check_qconfig=check_qconfig,
                                               featuremap_similarity=featuremap_similarity)}
 

@@ -187,6 +187,8 @@ def test_calibration_files(tmp_path):
     refused(args + [c / 'notes.pt'], 'notes.pt: not a', cwd=tmp_path, inputs=c)
     refused(args + [c / 'code.pt'], 'could run code', cwd=tmp_path, inputs=c)
     refused(args + [WEIGHTS], 'not a calibration checkpoint', 'calib-checkpoint-last.pt', cwd=tmp_path)
+    torch.save({'state': {'conv1.0.weight': torch.full((2,), math.nan), 'obs.scale': torch.ones(1)}, 'tag': {'kind': 'qat'}}, c / 'nan.pt')
+    refused(args + [c / 'nan.pt'], 'nan.pt: 1 tensors hold NaN or infinite values', 'lower --lr', cwd=tmp_path, inputs=c)  # a diverged QAT
     assert not (tmp_path / 'pwned').exists()
 
 
@@ -258,3 +260,168 @@ def test_download_source_problems(tmp_path):
         assert 'corrupt' not in msg
     finally: server.shutdown()
     assert list((tmp_path / 'd').glob('*.part'))  # what arrived is kept for the rerun to resume
+
+
+# --- the world around the model: output places, limits, hostile names ---
+
+QAT = (Path(__file__).resolve().parent.parent / 'pretrained_models' / 'camvid' / 'pidnet_s_camvid_qat.pt')
+
+
+def test_a_config_is_data_never_code(tmp_path):
+    (tmp_path / 'evil.py').write_text(f'open({str(tmp_path / "INJECTED")!r}, "w")\n')
+    refused(['eval', '-c', tmp_path / 'evil.py'], 'evil.py: a config is a .yaml file', cwd=tmp_path)
+    assert not (tmp_path / 'INJECTED').exists()
+    cases = {'loop.yaml': ('MODEL: &x {NAME: *x}\n', 'anchors refer to themselves'),
+             'list.yaml': ('- MODEL\n- DATASET\n', 'its top level is a list'),
+             'binary.yaml': (WEIGHTS.read_bytes()[:400], 'not a text file')}
+    for name, (text, expect) in cases.items():
+        (tmp_path / name).write_bytes(text if isinstance(text, bytes) else text.encode())
+        refused(['eval', '-c', tmp_path / name], name, expect, cwd=tmp_path)
+
+
+def test_values_out_of_any_sane_range(tmp_path):
+    refused(['eval', '-c', CFG, 'DATASET.NUM_CLASSES', 100000], 'DATASET.NUM_CLASSES 100000: at most 255', cwd=tmp_path)
+    refused(['eval', '-c', CFG, 'TEST.IMAGE_SIZE', '[100000, 100000]'], 'each from 8 to 8192 pixels', cwd=tmp_path)
+    refused(['train', '-c', CFG, '--out', tmp_path / 't', 'TRAIN.BATCH_SIZE_PER_GPU', 1], 'at least 2 images per batch (BatchNorm)', cwd=tmp_path)
+    refused(['qat', '-c', CFG, '--lr', -1], 'argument --lr: -1 is not a positive finite number', cwd=tmp_path)
+    refused(['qat', '-c', CFG, '--lr', 'nan'], 'argument --lr: nan is not a positive finite number', cwd=tmp_path)
+    refused(['eval', '-c', CFG, '--device', 'bogus'], "'bogus' is not a device", cwd=tmp_path)
+    if not torch.cuda.is_available():
+        refused(['eval', '-c', CFG, '--device', 'cuda'], 'no CUDA GPU is visible on this machine', cwd=tmp_path)
+    refused(['eval', '-c', CFG, '--workers', -1], 'argument --workers: -1 is below 0', cwd=tmp_path)
+    refused(['summary', '--size', 0, 0], 'argument --size: 0 is not a positive number', cwd=tmp_path)
+    many = 10 * (os.cpu_count() or 1)
+    refused(['perf', '--threads', many, 'compile'], f'{many} threads on a machine with {os.cpu_count()} CPUs', cwd=tmp_path)
+    refused(['perf', 'compile', '--threads', 0], 'argument --threads: 0 is not a positive number', cwd=tmp_path)
+
+
+def test_options_after_the_overrides_are_not_overrides(tmp_path):
+    refused(['eval', '-c', CFG, 'TEST.FLIP_TEST', 'False', '--limit', 1], '--limit comes after the KEY VALUE overrides', cwd=tmp_path)
+
+
+def test_runtime_ort_is_onnxruntime():
+    from pidnet_nb.cli import build_parser
+    args = build_parser().parse_args(['eval', '-c', CFG, '--stage', 'int8', '--runtime', 'ort'])
+    assert args.runtime == 'onnxruntime'
+
+
+@pytest.fixture(scope='module')
+def tiny_onnx(tmp_path_factory):
+    from pidnet_nb.runtime import export_onnx
+    d = tmp_path_factory.mktemp('tiny')
+    return export_onnx(pidnet_s(num_classes=11).eval(), torch.randn(1, 3, 64, 64), d / 'model_fp32.onnx')
+
+
+def test_perf_reads_options_after_the_models(tmp_path, tiny_onnx):
+    rc, out, err = cli('perf', tiny_onnx.parent, '--threads', 1, '--frames', 2, '--warmup', 0, '--json', tmp_path / 'p.json', cwd=tmp_path)
+    assert rc == 0, err[-2000:]
+    rows = json.loads((tmp_path / 'p.json').read_text())
+    assert [r['threads'] for r in rows] == [1] and '2 frames after 0 warm-up runs' in out
+    (tmp_path / 'empty').mkdir()
+    refused(['perf', tmp_path / 'empty'], 'empty: a folder without model_fp32.onnx', cwd=tmp_path)
+    (tmp_path / 'cut.onnx').write_bytes(tiny_onnx.read_bytes()[:3000])
+    refused(['perf', tmp_path / 'cut.onnx', '--threads', 1], 'cut.onnx: ONNX Runtime cannot load it', cwd=tmp_path)
+
+
+def test_a_file_where_a_folder_is_wanted(tmp_path, data):
+    f = tmp_path / 'taken'; f.write_text('my notes\n')
+    cases = {('compile', '-c', CFG, '--calib', QAT, '--out', f): 'a file stands where the compile folder should be',
+             ('infer', '-c', CFG, '--input', tmp_path, '--output', f): 'a file stands where a folder is needed',
+             ('train', '-c', CFG, '--out', f): 'a file stands where a folder is needed',
+             ('calibrate', '-c', CFG, '--out', f): 'a file stands where a folder is needed',
+             ('board', '--parse', f, '--json', f / 'rows.json'): 'a file stands where a folder is needed',
+             ('pack', '-c', CFG, '--pack', f / 'pack.pt'): 'a file stands where a folder is needed',
+             ('eval', '-c', CFG, '--json', f / 'scores.json'): 'a file stands where a folder is needed',
+             ('compile', '-c', CFG, '--calib', QAT, '--out', '/proc/pidnet-out'): 'none can be made there'}
+    for args, expect in cases.items():
+        refused(list(args), expect, cwd=tmp_path, inputs=tmp_path if args[0] != 'compile' or 'proc' in str(args[-1]) else None)
+    assert f.read_text() == 'my notes\n'
+    env = {**os.environ, 'PIDNET_DATA': str(f)}
+    r = subprocess.run([sys.executable, '-m', 'pidnet_nb.cli', 'download', 'camvid'], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert r.returncode == 1 and 'Traceback' not in r.stderr and 'taken/camvid: a file stands where a folder is needed' in r.stderr, r.stderr[-2000:]
+
+
+def test_eval_checks_its_json_place_before_the_work(tmp_path, data):
+    rc, out, err = cli('eval', '-c', CFG, '--workers', 0, '--json', tmp_path, 'DATASET.ROOT', data, cwd=tmp_path)
+    assert rc == 1 and 'a folder stands where the file should be' in err and 'Traceback' not in err, err[-2000:]
+    assert 'images/s' not in out  # refused before evaluating
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    "A 1 MB tmpfs (needs root; else the test skips, saying why)."
+    if os.geteuid() != 0: pytest.skip('mounting a small tmpfs needs root; run the suite as root to cover full and read-only disks')
+    mnt = tmp_path / 'mnt'; mnt.mkdir()
+    if subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', str(mnt)], capture_output=True).returncode:
+        pytest.skip('this machine does not allow mounting a tmpfs (a container without CAP_SYS_ADMIN)')
+    yield mnt
+    subprocess.run(['umount', str(mnt)])
+
+
+def test_read_only_and_full_disks(tmp_path, small_fs):
+    refused(['calibrate', '-c', CFG, '--out', small_fs / 'cal'], 'MB free, about 64 MB needed', cwd=tmp_path)
+    subprocess.run(['dd', 'if=/dev/zero', f'of={small_fs / "filler"}', 'bs=64k'], capture_output=True)  # fill the disk
+    refused(['board', '--parse', project_file_log(), '--json', small_fs / 'rows.json'], 'no space left on the device', cwd=tmp_path)
+    (small_fs / 'filler').unlink()
+    subprocess.run(['mount', '-o', 'remount,ro', str(small_fs)], check=True)
+    refused(['calibrate', '-c', CFG, '--out', small_fs / 'cal'], 'cal: on a read-only file system', cwd=tmp_path)
+    refused(['eval', '-c', CFG, '--json', small_fs / 's.json'], 'on a read-only file system', cwd=tmp_path)
+
+
+def project_file_log() -> Path: return Path(__file__).resolve().parent / 'fixtures' / 'horizon' / 'hrt_model_exec_perf.log'
+
+
+def test_infer_never_writes_into_its_input(tmp_path):
+    photos = tmp_path / 'photos'; photos.mkdir()
+    cv2.imwrite(str(photos / 'street.png'), np.zeros((36, 48, 3), np.uint8))
+    refused(['infer', '-c', CFG, '--input', photos, '--output', f'{photos}/'], 'is the --input folder', cwd=tmp_path, inputs=photos)
+
+
+def test_board_logs_are_named(tmp_path):
+    (tmp_path / 'logs').mkdir(); (tmp_path / 'notes.log').write_text('hello\n')
+    refused(['board', '--parse', tmp_path / 'logs'], 'logs: a folder; give the log file', cwd=tmp_path)
+    refused(['board', '--parse', tmp_path / 'notes.log'], '--parse', 'notes.log: not the output of `hrt_model_exec perf`', cwd=tmp_path)
+
+
+def test_qat_refuses_a_run_without_steps(tmp_path):
+    cal = tmp_path / 'cal'
+    rc, _, err = cli('calibrate', '-c', CFG, '--batches', 1, '--out', cal, cwd=tmp_path)
+    assert rc == 0, err[-2000:]
+    refused(['qat', '-c', CFG, '--calib', cal / 'calib-checkpoint-last.pt', '--limit', 2, '--epochs', 1, '--out', tmp_path / 'q'],
+            '2 training images make no batch of 8', cwd=tmp_path)
+    assert not list((tmp_path / 'q').glob('*.pt'))
+
+
+def test_two_downloads_into_one_folder_take_turns(tmp_path):
+    import fcntl
+    dest = tmp_path / 'camvid'; dest.mkdir()
+    with open(dest / '.lock', 'a+') as held:  # this test holds the lock, as a first download would
+        fcntl.flock(held, fcntl.LOCK_EX); held.write('process 1 (a first download)'); held.flush()
+        p = [subprocess.Popen([sys.executable, '-m', 'pidnet_nb.cli', 'download', 'camvid', '--dest', str(dest), '--source', str(CAMVID)],
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        time.sleep(8)
+        assert all(q.poll() is None for q in p)  # both wait
+        fcntl.flock(held, fcntl.LOCK_UN)
+    results = [q.communicate(timeout=600) for q in p]
+    assert [q.returncode for q in p] == [0, 0], results
+    assert any('held by process 1 (a first download); waiting until it is done' in err for _, err in results)
+    assert (dest / '.verified').exists() and not list(dest.rglob('*.part'))
+
+
+def test_ctrl_c_during_compile_keeps_the_old_folder_whole(tmp_path):
+    out = tmp_path / 'compile'; out.mkdir()
+    for name, text in {'model_int8.onnx': 'the old model', 'check.json': '{"old": true}', 'summary.json': '{"old": true}'}.items():
+        (out / name).write_text(text)
+    before = snapshot(out)
+    env = {k: v for k, v in os.environ.items() if k != 'PIDNET_DEBUG'}
+    p = subprocess.Popen([sys.executable, '-m', 'pidnet_nb.cli', 'compile', '-c', CFG, '--calib', str(QAT), '--out', str(out)],
+                         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    for _ in range(2400):  # until the new folder holds its first file
+        if any(d.name.endswith('.tmp') and any(d.iterdir()) for d in tmp_path.iterdir() if d.is_dir() and d.name.startswith('.compile.')) or p.poll() is not None: break
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 130 and 'Traceback' not in err, err[-2000:]
+    assert 'pidnet-nb compile: interrupted; the --out folder is as it was before' in err
+    assert snapshot(out) == before and sorted(d.name for d in tmp_path.iterdir()) == ['compile']

@@ -72,7 +72,8 @@ def test_compile_writes_the_walkthroughs_artifacts(calibrated, plugin, tmp_path)
     calls = [(n, kw) for n, kw in plugin if n in ('export_hbir', 'check_model', 'compile_model', 'perf_model', 'visualize_model')]
     assert [n for n, _ in calls] == ['export_hbir', 'check_model', 'compile_model', 'perf_model', 'visualize_model']
     compile_kw = dict(calls)['compile_model']
-    assert (compile_kw['input_source'], compile_kw['opt'], compile_kw['march']) == (['ddr'], 3, 'bayes')
+    assert (compile_kw['input_source'], compile_kw['opt'], compile_kw['march']) == ('ddr', 3, 'bayes')  # a string, as the walkthrough
+    assert dict(calls)['perf_model']['input_source'] == 'ddr'
     assert isinstance(torch.jit.load(out / 'int_model.pt'), torch.jit.ScriptModule)  # the traced integer model
 
 
@@ -114,6 +115,17 @@ def test_wrong_keyword_fails_as_in_the_docker(plugin):
     from horizon_plugin_pytorch.quantization import compile_model
     with pytest.raises(TypeError):
         compile_model(None, [torch.zeros(1)], hbm='m.hbm', optimize=3)
+    with pytest.raises(AssertionError, match='input_source'):
+        compile_model(None, [torch.zeros(1)], hbm='m.hbm', input_source='dram')
+    assert compile_model(None, [torch.zeros(1)], hbm='m.hbm', input_source=['ddr']) == 0  # one source per input is documented too
+
+
+def test_the_walkthroughs_imports_exist(plugin):
+    "Every name the walkthrough imports from the plugin is in the stand-in; the two it imports but never calls here too."
+    from horizon_plugin_pytorch.functional import rgb2centered_yuv
+    from horizon_plugin_pytorch.quantization.qconfig import default_qat_8bit_fake_quant_qconfig
+    assert default_qat_8bit_fake_quant_qconfig is horizon_standin.QAT_QCONFIG
+    with pytest.raises(NotImplementedError, match='rgb2centered_yuv'): rgb2centered_yuv(torch.zeros(1, 3, 2, 2, dtype=torch.uint8))
 
 
 def test_precision_debug_uses_the_profiler(plugin, tmp_path):
