@@ -450,6 +450,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'pidnet_nb.train._end_epoch': ('train.html#_end_epoch', 'pidnet_nb/train.py'),
                                  'pidnet_nb.train._finish': ('train.html#_finish', 'pidnet_nb/train.py'),
                                  'pidnet_nb.train._model_and_optimizer': ('train.html#_model_and_optimizer', 'pidnet_nb/train.py'),
+                                 'pidnet_nb.train._no_floats': ('train.html#_no_floats', 'pidnet_nb/train.py'),
                                  'pidnet_nb.train._resume_state': ('train.html#_resume_state', 'pidnet_nb/train.py'),
                                  'pidnet_nb.train._rng_state': ('train.html#_rng_state', 'pidnet_nb/train.py'),
                                  'pidnet_nb.train._setup_distributed': ('train.html#_setup_distributed', 'pidnet_nb/train.py'),

@@ -82,10 +82,17 @@ class EpochSeeded(Dataset):
         return self.transform(*self.ds.load(i), rng=random.Random(f'{self.seed}:{self.epoch}:{i}'))
 
 # %% ../nbs/07_train.ipynb #1c0b5992
+def _no_floats(o):
+    "`o` with every Python float written as text, recursively: torch 1.13's `weights_only` reader refuses floats."
+    if isinstance(o, float): return repr(o)
+    if isinstance(o, dict): return {k: _no_floats(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)): return [_no_floats(v) for v in o]
+    return o
+
 def export_weights(model:nn.Module, path, **meta):
     "Save `model`'s state dict in half precision (integer buffers kept) with `meta`, as the shipped weights."
     sd = {k: (v.half() if v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()}  # loads anywhere
-    atomic_save({'model': sd, 'meta': meta}, path)
+    atomic_save({'model': sd, 'meta': _no_floats(meta)}, path)
 
 # %% ../nbs/07_train.ipynb #32ec57e4
 def poly_lr(base:float, step:int, total:int, power:float=0.9) -> float:

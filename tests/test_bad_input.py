@@ -425,3 +425,17 @@ def test_ctrl_c_during_compile_keeps_the_old_folder_whole(tmp_path):
     assert p.returncode == 130 and 'Traceback' not in err, err[-2000:]
     assert 'pidnet-nb compile: interrupted; the --out folder is as it was before' in err
     assert snapshot(out) == before and sorted(d.name for d in tmp_path.iterdir()) == ['compile']
+
+
+def test_board_script_quotes_a_hostile_model_name(tmp_path):
+    d = tmp_path / 'd'; d.mkdir()
+    hbm = d / 'my model$(touch INJECTED).hbm'; hbm.write_bytes(b'')
+    rc, out, err = cli('board', '--hbm', hbm, cwd=tmp_path)
+    assert rc == 0, err[-2000:]
+    script = d / 'run_on_board.sh'
+    assert subprocess.run(['sh', '-n', str(script)]).returncode == 0
+    fake = tmp_path / 'bin' / 'hrt_model_exec'; fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\nprintf "[%s]" "$@"; echo\n'); fake.chmod(0o755)
+    ran = subprocess.run(['sh', str(script)], cwd=tmp_path, capture_output=True, text=True, env={**os.environ, 'PATH': f'{fake.parent}:{os.environ["PATH"]}'})
+    assert ran.returncode == 0 and '[--model_file][my model$(touch INJECTED).hbm]' in ran.stdout, ran.stdout + ran.stderr
+    assert not list(tmp_path.rglob('INJECTED'))
