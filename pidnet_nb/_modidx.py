@@ -296,7 +296,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'pidnet_nb.qat.fine_tune': ('qat.html#fine_tune', 'pidnet_nb/qat.py'),
                                'pidnet_nb.qat.init_from_calibration': ('qat.html#init_from_calibration', 'pidnet_nb/qat.py'),
                                'pidnet_nb.qat.main_loss': ('qat.html#main_loss', 'pidnet_nb/qat.py'),
-                               'pidnet_nb.qat.qat_config': ('qat.html#qat_config', 'pidnet_nb/qat.py')},
+                               'pidnet_nb.qat.run_qat': ('qat.html#run_qat', 'pidnet_nb/qat.py')},
             'pidnet_nb.quant': { 'pidnet_nb.quant.HorizonBackend': ('quant.html#horizonbackend', 'pidnet_nb/quant.py'),
                                  'pidnet_nb.quant.HorizonBackend.__init__': ('quant.html#horizonbackend.__init__', 'pidnet_nb/quant.py'),
                                  'pidnet_nb.quant.HorizonBackend.prepare': ('quant.html#horizonbackend.prepare', 'pidnet_nb/quant.py'),
@@ -333,6 +333,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'pidnet_nb.quant.weights_digest': ('quant.html#weights_digest', 'pidnet_nb/quant.py')},
             'pidnet_nb.report': { 'pidnet_nb.report._bar': ('report.html#_bar', 'pidnet_nb/report.py'),
                                   'pidnet_nb.report.class_chart': ('report.html#class_chart', 'pidnet_nb/report.py'),
+                                  'pidnet_nb.report.compile_tables': ('report.html#compile_tables', 'pidnet_nb/report.py'),
                                   'pidnet_nb.report.figure_png': ('report.html#figure_png', 'pidnet_nb/report.py'),
                                   'pidnet_nb.report.graph_layout': ('report.html#graph_layout', 'pidnet_nb/report.py'),
                                   'pidnet_nb.report.graph_svg': ('report.html#graph_svg', 'pidnet_nb/report.py'),
@@ -461,5 +462,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'pidnet_nb.train.export_weights': ('train.html#export_weights', 'pidnet_nb/train.py'),
                                  'pidnet_nb.train.ohem_cross_entropy': ('train.html#ohem_cross_entropy', 'pidnet_nb/train.py'),
                                  'pidnet_nb.train.poly_lr': ('train.html#poly_lr', 'pidnet_nb/train.py'),
+                                 'pidnet_nb.train.sgd_settings': ('train.html#sgd_settings', 'pidnet_nb/train.py'),
                                  'pidnet_nb.train.train': ('train.html#train', 'pidnet_nb/train.py'),
                                  'pidnet_nb.train.train_dtype': ('train.html#train_dtype', 'pidnet_nb/train.py')}}}

@@ -13,20 +13,21 @@ from .anatomy import cost_table, official_parity, shape_walk
 from .config import build_dataset, get_config, load_model
 from .core import PidnetError, Table, atomic_folder, cpu_int8, os_fault, writable_dir, writable_file, write_json
 from .data import CAMVID, CITYSCAPES
+from .deploy import COMPILE_FILES
 from .demo import run_demo
 from .gpu import bench_gpu
 from .horizon import board_script, parse_hrt_perf
-from .report import write_compile_pages
+from .report import compile_tables, write_compile_pages
 from .download import data_home, download_locked
 from .fast_train import fast_train, write_pack
 from .masks import infer_folder
 from .metrics import evaluate
 from .model import pidnet_s
-from .qat import LOSSES, qat_config
-from .quant import ACTIVATION_SCHEMES, BACKENDS, CALIBRATION_METHODS, WEIGHT_RANGES, calibrate_config, example_input, load_calibrated, weights_digest
+from .qat import LOSSES, run_qat
+from .quant import ACTIVATION_SCHEMES, BACKENDS, CALIB_LAST, CALIBRATION_METHODS, DEFAULT_CALIB, WEIGHT_RANGES, calibrate_config, example_input, load_calibrated, weights_digest
 from .rk3588 import ALGORITHMS, RKNN_RUNTIME, TARGETS, board_script_rknn, compile_rknn, need_rknn, parse_rknn_perf, rknn_stage
 from .runtime import RUNTIMES, bench_onnx, bench_torch, need_openvino
-from .stages import STAGES, compile_config, stage_predictor, stage_predictors
+from .stages import STAGE_NAMES, STAGES, compile_config, stage_predictor, stage_predictors
 from .train import train
 
 # %% auto #0
@@ -56,10 +57,10 @@ def cmd_eval(args):
     "Evaluate a stage (float, calib, int8) of the model on the config's test split; per-class IoU table, optional JSON."
     if args.runtime == 'openvino': need_openvino()  # before any work
     if args.json: writable_file(args.json, '--json file')
-    if args.runtime == RKNN_RUNTIME and STAGES[args.stage] == 'calib': raise PidnetError('--runtime rknn-sim scores the NPU int8 model; use --stage int8')
+    if args.runtime == RKNN_RUNTIME and STAGE_NAMES[args.stage] == 'calib': raise PidnetError('--runtime rknn-sim scores the NPU int8 model; use --stage int8')
     if args.runtime == RKNN_RUNTIME: need_rknn()
     cfg = get_config(args.cfg, args.opts)
-    stage, model, extra = 'int8' if args.runtime == RKNN_RUNTIME else STAGES[args.stage], load_model(cfg), {}
+    stage, model, extra = 'int8' if args.runtime == RKNN_RUNTIME else STAGE_NAMES[args.stage], load_model(cfg), {}
     if args.runtime == RKNN_RUNTIME: predictor, what, extra = rknn_stage(cfg, model, args.rknn)
     else: predictor, what = stage_predictor(cfg, model, stage, args.calib, args.runtime)
     device = args.device if stage == 'float' else 'cpu'  # the quantized stages run on the CPU
@@ -108,7 +109,7 @@ def cmd_train_fast(args):
 
 # %% ../nbs/21_cli.ipynb #82f16626
 def cmd_calibrate(args):
-    "Calibrate the float model on TRAIN_SET images; checkpoints and calib-checkpoint-last.pt go to --out."
+    "Calibrate the float model on TRAIN_SET images; its checkpoints, the last one complete, go to --out."
     cfg = get_config(args.cfg, args.opts)
     writable_dir(args.out, 'calibration folder', need_mb=64)  # a 31 MB checkpoint and its temporary copy
     backend, prepared = calibrate_config(cfg, load_model(cfg), args.out, args.batches, args.method, args.backend,
@@ -116,7 +117,7 @@ def cmd_calibrate(args):
                                          weight_bits=args.weight_bits)
     print(backend.qconfig_report(prepared, example_input(cfg), out_dir=args.out))
     kept = f', float islands: {" ".join(args.float)}' if args.float else ', all int8'
-    print(f'calibrated on {args.batches} batches of {cfg.DATASET.TRAIN_SET} with {args.method}, {args.scheme}, {args.weight_bits}-bit weights{kept}: {Path(args.out) / "calib-checkpoint-last.pt"}')
+    print(f'calibrated on {args.batches} batches of {cfg.DATASET.TRAIN_SET} with {args.method}, {args.scheme}, {args.weight_bits}-bit weights{kept}: {Path(args.out) / CALIB_LAST}')
 
 def cmd_qat(args):
     "Quantization-aware training from a calibration (--control: the same fine-tuning in float); the result goes to --out."
@@ -128,7 +129,7 @@ def cmd_qat(args):
         if sorted(had) != sorted(args.float):
             raise PidnetError(f'--float {" ".join(args.float) or "(none)"}: {args.calib} was calibrated with float islands '
                               f'{" ".join(had) or "(none)"}; calibrate with the same --float first')
-    out = qat_config(cfg, model, args.calib, args.out, args.epochs, args.lr, args.batch_size, args.freeze_observers,
+    out = run_qat(cfg, model, build_dataset(cfg, train=True), args.calib, args.out, args.epochs, args.lr, args.batch_size, args.freeze_observers,
                      args.control, args.loss, resume=not args.restart, limit=args.limit)
     print(f'{"control fine-tuning" if args.control else "QAT"} done: {out}')
 
@@ -147,7 +148,8 @@ def cmd_compile(args):
     with atomic_folder(args.out) as out:  # the old folder stays whole until the new one is done
         summary = compile_config(cfg, load_model(cfg), args.calib, out)
         write_compile_pages(out)
-    shown = ('files', 'nodes', 'float_convolutions', 'parity', 'check', 'perf')  # the open path's and the horizon path's
+    for t in compile_tables(summary): print(t, end='\n\n')  # the open path's parity, nodes and files
+    shown = ('float_convolutions', 'check', 'perf')  # and what has no table: the horizon path's check and estimate
     print(json.dumps({k: summary[k] for k in shown if k in summary}, indent=1, default=str))
     print(f'compiled into {args.out}: {summary["deployable"]} is the deployable model')
 
@@ -156,10 +158,10 @@ def perf_models(paths:list) -> list:
     "Models to measure: each path itself, or a compile folder's fp32 and int8 ONNX models and its OpenVINO model if any."
     out = []
     for p in map(Path, paths):
-        if p.is_dir(): out += [f for f in (p / 'model_fp32.onnx', p / 'model_int8.onnx', *p.glob('model_int8.xml')) if f.is_file()]
+        if p.is_dir(): out += [p / COMPILE_FILES[k] for k in ('fp32', 'int8', 'openvino') if (p / COMPILE_FILES[k]).is_file()]
         elif p.is_file(): out.append(p)
         else: raise FileNotFoundError(f'{p}: no such ONNX file or compile folder; run `pidnet-nb compile -c CFG` first')
-        if p.is_dir() and not out: raise PidnetError(f'{p}: a folder without model_fp32.onnx, model_int8.onnx or model_int8.xml; give a compile folder or ONNX files')
+        if p.is_dir() and not out: raise PidnetError(f'{p}: a folder without {", ".join(COMPILE_FILES[k] for k in ("fp32", "int8", "openvino"))}; give a compile folder or ONNX files')
     return out
 
 def split_overrides(items:list) -> tuple:
@@ -198,8 +200,8 @@ def cmd_infer(args):
     if not cv2.haveImageWriter(f'x{args.ext}'): raise PidnetError(f'--ext {args.ext}: OpenCV cannot write that file type; use .png or .jpg')
     if Path(args.output).resolve() == Path(args.input).resolve():
         raise PidnetError(f'--output {args.output} is the --input folder: its masks would be read as photographs next time; choose another folder')
-    writable_dir(args.output, '--output folder')
-    stages = ['float', 'calib', 'int8'] if args.stage == 'all' else [STAGES[args.stage]]
+    writable_dir(args.output, '--output folder', make=False)  # made only once there is a picture to write
+    stages = list(STAGES) if args.stage == 'all' else [STAGE_NAMES[args.stage]]
     predictors = stage_predictors(cfg, load_model(cfg), stages, args.calib, args.runtime)
     w, h = cfg.TEST.IMAGE_SIZE
     written, skipped = infer_folder(predictors if args.stage == 'all' else predictors[stages[0]], _classes(cfg), args.input,
@@ -303,9 +305,9 @@ def _stage_args(s, # a subcommand's parser
                 every:bool=False # also accept `--stage all` (infer: float, calib and int8 side by side)
                ):
     "Add the arguments that choose a model stage (`--stage`), its calibration checkpoint (`--calib`) and the int8 runtime."
-    if stage: s.add_argument('--stage', default='float', choices=list(STAGES) + ['all'] * every,
+    if stage: s.add_argument('--stage', default='float', choices=list(STAGE_NAMES) + ['all'] * every,
                              help='model stage' + ('; all: float, calib and int8 side by side' if every else ''))
-    s.add_argument('--calib', default='calibration/calib-checkpoint-last.pt', help='calibration checkpoint (calib, int8)')
+    s.add_argument('--calib', default=DEFAULT_CALIB, help='calibration checkpoint (calib, int8)')
     if stage: s.add_argument('--runtime', default='onnxruntime', type=_runtime, choices=list(RUNTIMES) + [RKNN_RUNTIME] * (not every),
                              help='int8 runtime (ort: onnxruntime; openvino: needs OpenVINO; rknn-sim: the RK3588 simulator, in .venv-rknn)')
 

@@ -196,14 +196,17 @@ import tempfile
 
 def writable_dir(path, # the folder a command will write to
                  what:str='output folder', # what it is, for the message
-                 need_mb:float=0 # free space it needs
+                 need_mb:float=0, # free space it needs
+                 make:bool=True # make it now; else probe its nearest existing folder and leave it to the writer
                 ) -> Path:
     "`path`, made if needed and probed with a small file; an OS fault or too little space is a one-line `PidnetError`."
     path = Path(path)
+    probe = path if make else next(p for p in (path, *path.absolute().parents) if p.exists())
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix='.probe-'): pass
-        free = shutil.disk_usage(path).free / 2**20
+        if make: path.mkdir(parents=True, exist_ok=True)
+        elif not probe.is_dir(): raise NotADirectoryError(errno.ENOTDIR, 'Not a directory', str(path))
+        with tempfile.NamedTemporaryFile(dir=probe, prefix='.probe-'): pass
+        free = shutil.disk_usage(probe).free / 2**20
     except OSError as e:  # named by the folder asked for, not the probe inside it
         fault = os_fault(OSError(e.errno, e.strerror, str(e.filename if isinstance(e, FileExistsError) else path)))
         if fault is None: raise

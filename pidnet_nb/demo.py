@@ -9,11 +9,12 @@ from pathlib import Path
 
 from .config import build_dataset, get_config, load_model
 from .core import Table, atomic_write, cpu_int8, project_file, write_json
+from .deploy import COMPILE_FILES
 from .masks import mask_grid, StagePredictions
 from .metrics import evaluate
 from .qat import SHIPPED_QAT
-from .quant import calibrate_config, example_input
-from .runtime import bench_onnx, bench_torch
+from .quant import DEFAULT_CALIB, calibrate_config, example_input
+from .runtime import OrtPredictor, bench_onnx, bench_torch
 from .report import report_html, write_compile_pages
 from .stages import compile_config, stage_predictor
 
@@ -21,31 +22,28 @@ from .stages import compile_config, stage_predictor
 __all__ = ['demo_scores', 'demo_latency', 'results_table', 'run_demo']
 
 # %% ../nbs/20_demo.ipynb #13abe050
-def demo_scores(cfg, model, test, out:Path, calib_batches:int, limit:int|None, progress:bool) -> tuple:
-    "Steps 1-3, ({stage: scores}, {stage: predictor}): float, a calibration into `out`, calib, int8, the shipped QAT's int8."
-    ev = lambda p: evaluate(p, test, limit=limit, num_workers=0, progress=progress)
-    print('1/6 float accuracy'); scores, predictors = {'float': ev(model)}, {'float': model}
-    print(f'    float: mIoU {100 * scores["float"].miou:.2f}')
-    print('2/6 calibration'); calibrate_config(cfg, model, out / 'calibration', calib_batches, progress=progress)
-    calib_file = out / 'calibration' / 'calib-checkpoint-last.pt'
-    print('3/6 fake-quant (calib) and int8 accuracy; the shipped QAT model in int8')
-    for stage, f in (('calib', calib_file), ('int8', calib_file), ('qat int8', project_file(SHIPPED_QAT))):
-        predictors[stage], what = stage_predictor(cfg, model, stage.split()[-1], f)
-        scores[stage] = ev(predictors[stage])
-        print(f'    {what}: mIoU {100 * scores[stage].miou:.2f}')
+def demo_scores(cfg, model, test, calib_file:Path, comp:Path, limit:int|None, progress:bool) -> tuple:
+    "Step 3, ({stage: scores}, {stage: predictor}): float, calib and int8 of `calib_file`, and the int8 model in `comp`, in one pass."
+    predictors, whats = {'float': model}, {'float': 'float: PyTorch model'}
+    for stage in ('calib', 'int8'): predictors[stage], whats[stage] = stage_predictor(cfg, model, stage, calib_file)
+    predictors['qat int8'], whats['qat int8'] = OrtPredictor(comp / COMPILE_FILES['int8']), 'int8: the QAT file compiled in step 2, ONNX Runtime'
+    n = min(limit or len(test), len(test))
+    print(f'3/5 accuracy of float, calib, int8 and the QAT int8 on {n} test images, each image read once')
+    scores = evaluate(predictors, test, limit=limit, num_workers=0, progress=progress)
+    for k, s in scores.items(): print(f'    {k}: {whats[k]}: mIoU {100 * s.miou:.2f} ({s.seconds:.0f} s)')
     return scores, predictors
 
 def demo_latency(cfg, model, comp:Path, frames:int) -> list:
     "Step 5: PyTorch eager, and the compile folder's ONNX Runtime fp32 and int8 models, on one thread."
-    perf = [bench_torch(model, example_input(cfg), 1, frames), bench_onnx(comp / 'model_fp32.onnx', 1, frames),
-            bench_onnx(comp / 'model_int8_optimized.onnx', 1, frames)]
+    perf = [bench_torch(model, example_input(cfg), 1, frames), bench_onnx(comp / COMPILE_FILES['fp32'], 1, frames),
+            bench_onnx(comp / COMPILE_FILES['deployable'], 1, frames)]
     perf[1]['model'], perf[2]['model'] = 'onnxruntime fp32', 'onnxruntime int8'
     return perf
 
 # %% ../nbs/20_demo.ipynb #142205c8
 def results_table(scores:dict, perf:list, comp:Path) -> Table:
     "mIoU, retention, latency, FPS and model size of each stage of `scores`."
-    sizes = {'float': (comp / 'model_fp32.onnx').stat().st_size, 'calib': None, 'int8': (comp / 'model_int8_optimized.onnx').stat().st_size}
+    sizes = {'float': (comp / COMPILE_FILES['fp32']).stat().st_size, 'calib': None, 'int8': (comp / COMPILE_FILES['deployable']).stat().st_size}
     sizes['qat int8'] = sizes['int8']  # the same graph: only the weights and ranges differ
     runtime, ref, nan = {'float': perf[1], 'int8': perf[2], 'qat int8': perf[2]}, scores['float'].miou, float('nan')
     return Table([{'stage': k, 'mIoU': 100 * s.miou, 'retention (%)': 100 * s.miou / ref,
@@ -64,13 +62,13 @@ def run_demo(out='report', # report folder
     "Run every stage on CamVid with the shipped weights; write `out`/index.html, results.json and masks.png."
     start, out = time.time(), Path(out)
     cfg = get_config('camvid/pidnet_small_camvid', ['DATASET.ROOT', str(data)] if data else [])
-    model, test = load_model(cfg), build_dataset(cfg)
-    scores, predictors = demo_scores(cfg, model, test, out, calib_batches, limit, progress)
-    comp = out / 'compile'
-    print('4/6 compile the QAT model'); summary = compile_config(cfg, model, project_file(SHIPPED_QAT), comp, progress=progress)
+    model, test, comp = load_model(cfg), build_dataset(cfg), out / 'compile'
+    print('1/5 calibration'); calibrate_config(cfg, model, out / 'calibration', calib_batches, progress=progress)
+    print('2/5 compile the QAT model'); summary = compile_config(cfg, model, project_file(SHIPPED_QAT), comp, progress=progress)
     write_compile_pages(comp)
-    print('5/6 latency, one thread, side by side'); perf = demo_latency(cfg, model, comp, frames)
-    print('6/6 masks'); preds = StagePredictions(test, {k: predictors[k] for k in ('float', 'calib', 'int8')}, cfg.MODEL.ALIGN_CORNERS)
+    scores, predictors = demo_scores(cfg, model, test, out / DEFAULT_CALIB, comp, limit, progress)
+    print('4/5 latency, one thread, side by side'); perf = demo_latency(cfg, model, comp, frames)
+    print('5/5 masks'); preds = StagePredictions(test, {k: predictors[k] for k in ('float', 'calib', 'int8')}, cfg.MODEL.ALIGN_CORNERS)
     n = min(limit or len(test), len(test))
     masks = mask_grid(preds, sorted({0, n // 3, 2 * n // 3, n - 1}))
     masks.savefig(out / 'masks.png', dpi=60, bbox_inches='tight')

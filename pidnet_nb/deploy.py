@@ -14,14 +14,12 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .anatomy import BRANCH
-from .config import build_dataset
 from .core import Record, Table, atomic_path, atomic_write
-from .quant import example_input
 from .runtime import OpenVinoPredictor, OrtPredictor, check_onnx, export_onnx, optimize_onnx, write_openvino
 
 # %% auto #0
-__all__ = ['layer_costs', 'branch', 'block_graph', 'write_estimates', 'parity', 'write_routes', 'compile_onnx', 'float_inputs',
-           'ort_quantize']
+__all__ = ['COMPILE_FILES', 'layer_costs', 'branch', 'block_graph', 'write_estimates', 'parity', 'write_routes', 'compile_onnx',
+           'float_inputs', 'ort_quantize']
 
 # %% ../nbs/14_deploy.ipynb #38970482
 def layer_costs(model:nn.Module, # the float model
@@ -96,37 +94,41 @@ def parity(reference, candidate, images:list) -> dict:
     a, b = torch.cat([p[0] for p in pairs]), torch.cat([p[1] for p in pairs])
     return {**_agreement(a, b), 'images': len(images)}
 
+COMPILE_FILES = {'fp32': 'model_fp32.onnx', 'int8': 'model_int8.onnx', 'deployable': 'model_int8_optimized.onnx',
+                 'openvino': 'model_int8.xml'}  # the models a compile folder holds (the IR's weights: its .bin)
+
 def write_routes(backend, prepared, model:nn.Module, example:torch.Tensor, out:Path) -> dict:
     "Write every route into `out`: fp32 and int8 ONNX, ONNX Runtime's optimized int8, OpenVINO's IR if installed; {check: (reference, model)}."
-    fp32 = export_onnx(model, example, out / 'model_fp32.onnx')
-    int8 = export_onnx(backend.convert(prepared), example, out / 'model_int8.onnx')
-    optimize_onnx(int8, out / 'model_int8_optimized.onnx')
+    fp32 = export_onnx(model, example, out / COMPILE_FILES['fp32'])
+    int8 = export_onnx(backend.convert(prepared), example, out / COMPILE_FILES['int8'])
+    optimize_onnx(int8, out / COMPILE_FILES['deployable'])
     pairs = {'fp32_onnx_vs_pytorch': (model, OrtPredictor(fp32)), 'int8_onnx_vs_fake_quant': (backend.fake_quant(prepared), OrtPredictor(int8))}
-    for f in (out / 'model_int8.xml', out / 'model_int8.bin'): f.unlink(missing_ok=True)  # never an IR left from an earlier compile
+    ir = out / COMPILE_FILES['openvino']
+    for f in (ir, ir.with_suffix('.bin')): f.unlink(missing_ok=True)  # never an IR left from an earlier compile
     if importlib.util.find_spec('openvino'):
-        pairs['int8_openvino_vs_onnxruntime'] = (OrtPredictor(int8), OpenVinoPredictor(write_openvino(int8, out / 'model_int8.xml')))
+        pairs['int8_openvino_vs_onnxruntime'] = (OrtPredictor(int8), OpenVinoPredictor(write_openvino(int8, ir)))
     return pairs
 
 
 # %% ../nbs/14_deploy.ipynb #c59ac46b
-def compile_onnx(cfg, # the config: input size, test split for the parity check
-                 model:nn.Module, # the float model the calibration belongs to
+def compile_onnx(model:nn.Module, # the float model the calibration belongs to
                  backend, # the open backend (`load_calibrated`)
                  prepared, # its calibrated or QAT model
                  tag:dict, # the checkpoint's settings
+                 example:torch.Tensor, # an input of the deployed shape
+                 parity_set, # (image, ...) items, e.g. test images, for the parity check
                  out_dir='compile', # where the models and reports go
-                 parity_images:int=4, # test images for the parity check
+                 parity_images:int=4, # images of `parity_set` for the parity check
                  progress:bool=True # show a progress bar
                 ) -> Record:
     "Write every int8 route of `prepared`, its check and the estimates to `out_dir`; returns the summary."
-    out, example = Path(out_dir), example_input(cfg)
+    out = Path(out_dir)
     steps = tqdm(total=3, desc='compile', disable=not progress)
-    pairs, deployable = write_routes(backend, prepared, model, example, out), out / 'model_int8_optimized.onnx'; steps.update()
+    pairs, deployable = write_routes(backend, prepared, model, example, out), out / COMPILE_FILES['deployable']; steps.update()
     check = check_onnx(deployable)
     atomic_write(out / 'check.json', json.dumps(check, indent=1))
     write_estimates(model, example, out); steps.update()
-    test = build_dataset(cfg, cfg.DATASET.TEST_SET)
-    images = [test[i][0] for i in range(min(parity_images, len(test)))]
+    images = [parity_set[i][0] for i in range(min(parity_images, len(parity_set)))]
     files = sorted([*out.glob('*.onnx'), *out.glob('*.xml')])
     summary = Record({'calibration': tag, 'deployable': deployable.name, 'files': {p.name: p.stat().st_size for p in files},
                       'nodes': check['totals'], 'float_convolutions': [r['node'] for r in check['float_heavy']],

@@ -17,7 +17,7 @@ from .config import build_dataset, build_model
 from .core import IMAGENET_MEAN, IMAGENET_STD, PidnetError, atomic_save, atomic_write, load_tensors, write_json
 from .data import IGNORE, boundary_target
 from .model import load_pretrained
-from .train import PIDNetLoss, export_weights, poly_lr, train_dtype
+from .train import PIDNetLoss, export_weights, poly_lr, sgd_settings, train_dtype
 
 # %% auto #0
 __all__ = ['write_pack', 'load_pack', 'augment', 'warmup_poly', 'train_epoch', 'fast_train']
@@ -169,8 +169,7 @@ def fast_train(cfg, # the config: MODEL, LOSS, TRAIN (LR, MOMENTUM, WD, NESTEROV
     if cfg.MODEL.PRETRAINED: print(load_pretrained(model, cfg.MODEL.PRETRAINED, strict=False))
     model = model.to(device, memory_format=torch.channels_last).train()
     lr = lr or cfg.TRAIN.LR * batch / cfg.TRAIN.BATCH_SIZE_PER_GPU
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=cfg.TRAIN.MOMENTUM, weight_decay=cfg.TRAIN.WD,
-                                nesterov=cfg.TRAIN.NESTEROV)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, **sgd_settings(cfg))
     plan = {'epochs': epochs, 'batch': batch, 'lr': lr, 'warmup': warmup, 'seed': seed, 'images': len(data['images'])}
     state = _resume(out / 'checkpoint.pt', model, optimizer, plan)
     net = torch.compile(model) if (device.type == 'cuda' if compile is None else compile) else model

@@ -90,7 +90,7 @@ def predict_logits(predictor, images:torch.Tensor, size, output_index:int=1, fli
     return logits
 
 # %% ../nbs/04_metrics.ipynb #9cb60e8b
-def evaluate(predictor, # a model or any callable: normalised images (n, 3, H, W) -> logits (or a tuple of them)
+def evaluate(predictor, # a model or any callable: normalised images (n, 3, H, W) -> logits (or a tuple); or {name: one}
              dataset, # (image, label, ...) items, with `classes`
              batch_size:int=1, # images per call
              flip:bool=False, # also predict the mirrored image and average (the official FLIP_TEST)
@@ -101,19 +101,23 @@ def evaluate(predictor, # a model or any callable: normalised images (n, 3, H, W
              output_index:int=1, # which output of a tuple is the prediction
              align_corners:bool=False # upsampling of the logits to the label size
             ) -> Scores:
-    "Scores of `predictor` on `dataset` (or its first `limit` items), whole-image inference."
+    "Scores of `predictor` on `dataset` (or its first `limit` items), whole-image inference; a dict: {name: Scores}, each image read once."
     if limit: dataset = torch.utils.data.Subset(dataset, range(min(limit, len(dataset))))
     classes = dataset.dataset.classes if isinstance(dataset, torch.utils.data.Subset) else dataset.classes
-    if isinstance(predictor, torch.nn.Module): predictor.eval()
+    many = predictor if isinstance(predictor, dict) else {None: predictor}
+    for p in many.values(): p.eval() if isinstance(p, torch.nn.Module) else None
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, pin_memory=str(device).startswith('cuda'))
-    cm, n, start = torch.zeros(len(classes), len(classes), dtype=torch.int64), 0, time.perf_counter()
+    cm, secs = {k: torch.zeros(len(classes), len(classes), dtype=torch.int64) for k in many}, dict.fromkeys(many, 0.0)
+    n, start = 0, time.perf_counter()
     with torch.inference_mode():
         for images, labels in tqdm(loader, desc='evaluate', disable=not progress, unit='batch'):
-            images, labels = images.to(device), labels.to(device)
-            pred = predict_logits(predictor, images, labels.shape[-2:], output_index, flip, align_corners).argmax(1)
-            cm += confusion_matrix(pred, labels, len(classes))
-            n += len(images)
-    return Scores(cm, classes, images=n, seconds=time.perf_counter() - start)
+            images, labels, n = images.to(device), labels.to(device), n + len(images)
+            for k, p in many.items():
+                t = time.perf_counter()
+                pred = predict_logits(p, images, labels.shape[-2:], output_index, flip, align_corners).argmax(1)
+                cm[k] += confusion_matrix(pred, labels, len(classes)); secs[k] += time.perf_counter() - t
+    if None in many: return Scores(cm[None], classes, images=n, seconds=time.perf_counter() - start)
+    return {k: Scores(cm[k], classes, images=n, seconds=secs[k]) for k in many}  # seconds: each predictor's own
 
 # %% ../nbs/04_metrics.ipynb #ad9da8c6
 def plot_confusion(scores:Scores, # the scores whose confusion matrix to draw

@@ -13,13 +13,12 @@ from torch import nn
 from torch.utils.data import DataLoader, RandomSampler
 from tqdm.auto import tqdm
 
-from .config import build_dataset
 from .core import atomic_save, load_tensors, PidnetError
-from .quant import islands, load_calibrated, load_observers
-from .train import EpochSeeded, _rng_state, export_weights, ohem_cross_entropy, poly_lr
+from .quant import DEFAULT_CALIB, islands, load_calibrated, load_observers
+from .train import EpochSeeded, _rng_state, export_weights, ohem_cross_entropy, poly_lr, sgd_settings
 
 # %% auto #0
-__all__ = ['LOSSES', 'SHIPPED_QAT', 'init_from_calibration', 'main_loss', 'distillation_loss', 'fine_tune', 'qat_config']
+__all__ = ['LOSSES', 'SHIPPED_QAT', 'init_from_calibration', 'main_loss', 'distillation_loss', 'fine_tune', 'run_qat']
 
 # %% ../nbs/13_qat.ipynb #b12ddb5b
 def _per_tensor(modules, kind) -> list:
@@ -47,7 +46,7 @@ def main_loss(cfg):
     "The official loss's main-head term for `cfg`: OHEM cross-entropy (or plain, if `LOSS.USE_OHEM` is off) on upsampled logits."
     def loss(logits, target, images=None):
         up = F.interpolate(logits.float(), size=target.shape[-2:], mode='bilinear', align_corners=cfg.MODEL.ALIGN_CORNERS)
-        if not cfg.LOSS.USE_OHEM: return F.cross_entropy(up, target, ignore_index=255)
+        if not cfg.LOSS.USE_OHEM: return F.cross_entropy(up, target, ignore_index=cfg.TRAIN.IGNORE_LABEL)
         return ohem_cross_entropy(up, target, cfg.LOSS.OHEMTHRES, cfg.LOSS.OHEMKEEP)
     return loss
 
@@ -103,7 +102,7 @@ def fine_tune(net:nn.Module, # a QAT-prepared model, or a float model (the contr
               dataset, # (image, label, ...) items; `set_epoch` is called if it has one (`EpochSeeded`)
               loss, # loss(logits, labels, images), e.g. `main_loss(cfg)` or `distillation_loss(teacher)`
               out_dir, # where `qat-checkpoint.pt` and `tensorboard/` go
-              epochs:int=8, lr:float=1e-3, batch_size:int=8,
+              epochs:int=8, lr:float=1e-3, batch_size:int=8, sgd:dict|None=None, # SGD's momentum, weight_decay (the config's)
               freeze_observers:int|None=None, # first epoch with the quantizer ranges frozen (None: never)
               tag:dict|None=None, # the settings; a checkpoint is resumed only if it has the same
               workers:int=2, seed:int=0, resume:bool=True, progress:bool=True) -> dict:
@@ -112,7 +111,7 @@ def fine_tune(net:nn.Module, # a QAT-prepared model, or a float model (the contr
     from torchao.quantization.pt2e import disable_observer
     out, tag = Path(out_dir), tag or {}
     _check_run(dataset, lr, batch_size, epochs)
-    optimizer = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=lr, momentum=0.9, weight_decay=5e-4)
+    optimizer = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=lr, **(sgd or {}))
     ckpt, total = out / 'qat-checkpoint.pt', epochs * (len(dataset) // batch_size)
     state = _restore(ckpt, tag, net, optimizer) if resume else {'epoch': 0, 'step': 0, 'history': [], 'seconds': 0.0}
     writer, start = SummaryWriter(str(out / 'tensorboard')), time.perf_counter() - state['seconds']
@@ -139,17 +138,18 @@ def _half_parameters(net:nn.Module) -> dict:
     return {k: v.half() if k in names else v for k, v in net.state_dict().items()}
 
 # %% ../nbs/13_qat.ipynb #f783db2f
-def qat_config(cfg, # the config: TRAIN_SET, TRAIN.IMAGE_SIZE and the augmentation
-               model:nn.Module, # the float model the calibration belongs to (and the teacher for distillation)
-               calib_file='calibration/calib-checkpoint-last.pt', # an open-backend calibration checkpoint
-               out_dir='qat', # qat-checkpoint.pt (resumable), qat-checkpoint-last.pt, tensorboard/
-               epochs:int=5, lr:float=2e-4, batch_size:int=8, # the poly schedule from `lr`
-               freeze_observers:int|None=3, # first epoch (from 0) with the quantizer ranges frozen
-               control:bool=False, # fine-tune the float model the same way instead (writes control.pt)
-               loss:str='distill', # 'distill' (match the float model) or 'labels' (main-head OHEM)
-               resume:bool=True, progress:bool=True, # continue a stopped run; show progress
-               limit:int|None=None # only the first N training images (tests)
-              ) -> Path:
+def run_qat(cfg, # the config: TRAIN.IMAGE_SIZE, the loss and SGD settings, WORKERS
+            model:nn.Module, # the float model the calibration belongs to (and the teacher for distillation)
+            train_set, # the training images with their augmentation (`build_dataset(cfg, train=True)`)
+            calib_file=DEFAULT_CALIB, # an open-backend calibration checkpoint
+            out_dir='qat', # qat-checkpoint.pt (resumable), qat-checkpoint-last.pt, tensorboard/
+            epochs:int=5, lr:float=2e-4, batch_size:int=8, # the poly schedule from `lr`
+            freeze_observers:int|None=3, # first epoch (from 0) with the quantizer ranges frozen
+            control:bool=False, # fine-tune the float model the same way instead (writes control.pt)
+            loss:str='distill', # 'distill' (match the float model) or 'labels' (main-head OHEM)
+            resume:bool=True, progress:bool=True, # continue a stopped run; show progress
+            limit:int|None=None # only the first N training images (tests)
+           ) -> Path:
     "QAT of `model` from the calibration `calib_file` (or, if `control`, the same fine-tuning in float); returns the file written."
     b, calibrated, tag = load_calibrated(cfg, model, calib_file)
     if tag['kind'] != 'calib' or b.name != 'open':
@@ -157,14 +157,14 @@ def qat_config(cfg, # the config: TRAIN_SET, TRAIN.IMAGE_SIZE and the augmentati
     settings = (tag['method'], islands(tag['float']), tag['scheme'])  # BatchNorm statistics frozen: eval mode, or folded for QAT
     net = model.eval() if control else init_from_calibration(  # at the training crop, [width, height] in the config
         b.prepare(model, torch.zeros(batch_size, 3, *cfg.TRAIN.IMAGE_SIZE[::-1]), *settings, qat=True, weight_bits=tag['weight_bits']), calibrated)
-    base = build_dataset(cfg, cfg.DATASET.TRAIN_SET, train=True)
+    base = train_set
     if limit: base.pairs = base.pairs[:limit]
     if loss not in LOSSES: raise PidnetError(f'--loss {loss}: choose one of {sorted(LOSSES)}')
     tag = {**tag, 'kind': 'control' if control else 'qat', 'calibration': Path(calib_file).name, 'loss': loss, 'epochs': epochs,
            'lr': lr, 'batch_size': batch_size, 'freeze_observers': freeze_observers, 'train_set': cfg.DATASET.TRAIN_SET, 'train_images': len(base)}
     teacher = copy.deepcopy(model).eval()  # the float model as it was: the control trains `model` itself
     state = fine_tune(net, EpochSeeded(base, base.transform), LOSSES[loss](cfg, teacher), out_dir, epochs, lr, batch_size,
-                      None if control else freeze_observers, tag, cfg.WORKERS, resume=resume, progress=progress)
+                      sgd_settings(cfg), None if control else freeze_observers, tag, cfg.WORKERS, resume=resume, progress=progress)
     meta = {'tag': tag, 'history': state['history'], 'seconds': round(state['seconds'])}
     if control: export_weights(net, Path(out_dir) / 'control.pt', **meta); return Path(out_dir) / 'control.pt'
     atomic_save({'state': _half_parameters(net), **meta}, Path(out_dir) / 'qat-checkpoint-last.pt')

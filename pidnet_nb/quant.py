@@ -16,10 +16,11 @@ from .core import PidnetError, Table, atomic_save, load_tensors
 from .surgery import HORIZON_PASSES, add_stubs, apply_surgery, fold_batchnorm, keepdim_sum, module_name, rewrite_rsub
 
 # %% auto #0
-__all__ = ['CALIBRATION_METHODS', 'U8', 'S8', 'ACTIVATION_SCHEMES', 'WEIGHT_RANGES', 'DEFAULT_OVERRIDES', 'BACKENDS', 'islands',
-           'override_for', 'never_negative', 'make_quantizer', 'export_for_quant', 'OpenBackend', 'HorizonSteps',
-           'qconfig_summary', 'horizon_available', 'HorizonBackend', 'get_backend', 'qconfig_report', 'load_observers',
-           'calibration_order', 'calibrate', 'example_input', 'weights_digest', 'calibrate_config', 'load_calibrated']
+__all__ = ['CALIBRATION_METHODS', 'U8', 'S8', 'ACTIVATION_SCHEMES', 'WEIGHT_RANGES', 'DEFAULT_OVERRIDES', 'BACKENDS',
+           'CALIB_LAST', 'DEFAULT_CALIB', 'islands', 'override_for', 'never_negative', 'make_quantizer',
+           'export_for_quant', 'OpenBackend', 'HorizonSteps', 'qconfig_summary', 'horizon_available', 'HorizonBackend',
+           'get_backend', 'qconfig_report', 'load_observers', 'calibration_order', 'calibrate', 'example_input',
+           'weights_digest', 'calibrate_config', 'load_calibrated']
 
 # %% ../nbs/10_quant.ipynb #d9e2b9eb
 CALIBRATION_METHODS = ('minmax', 'histogram', 'ema')
@@ -190,6 +191,7 @@ def horizon_available() -> bool:
     "Whether Horizon's `horizon_plugin_pytorch` can be imported."
     return importlib.util.find_spec('horizon_plugin_pytorch') is not None
 
+# %% ../nbs/10_quant.ipynb #96cf8b63
 class HorizonBackend(HorizonSteps):
     "Horizon's plugin (FX mode, J5 = March.BAYES), as the walkthrough uses it."
     name = 'horizon'
@@ -214,7 +216,7 @@ class HorizonBackend(HorizonSteps):
                    'module_name': {n: wide[v] for n, v in (DEFAULT_OVERRIDES if overrides is None else overrides).items() if v in wide}}
         return prepare_qat_fx(gm, qconfig_dict=qconfig)
 
-
+# %% ../nbs/10_quant.ipynb #00a6457e
 BACKENDS = {'open': OpenBackend, 'horizon': HorizonBackend}
 
 def get_backend(name:str='open'):
@@ -257,6 +259,9 @@ def load_observers(prepared, state:dict):
     return prepared
 
 # %% ../nbs/10_quant.ipynb #11ed11cf
+CALIB_LAST = 'calib-checkpoint-last.pt'  # a finished calibration, in its folder
+DEFAULT_CALIB = f'calibration/{CALIB_LAST}'  # the checkpoint every stage reads when none is named
+
 def calibration_order(n:int, seed:int=0) -> list:
     "The fixed shuffled order in which calibration reads a dataset of `n` items (a peer calibrated on the same images uses it)."
     order = list(range(n)); random.Random(seed).shuffle(order)
@@ -283,7 +288,7 @@ def calibrate(backend, prepared, dataset, out_dir='calibration', batches:int=100
         backend.calibrate(prepared, [torch.stack([dataset[i][0] for i in idx])])
         if (b + 1) % every == 0 or b + 1 == total:
             atomic_save({'state': prepared.state_dict(), 'batches': b + 1, 'tag': tag}, ckpt)
-    atomic_save({'state': prepared.state_dict(), 'batches': total, 'tag': tag}, out / 'calib-checkpoint-last.pt')
+    atomic_save({'state': prepared.state_dict(), 'batches': total, 'tag': tag}, out / CALIB_LAST)
     return prepared
 
 # %% ../nbs/10_quant.ipynb #bcc6086e
@@ -303,7 +308,7 @@ def weights_digest(model:nn.Module) -> str:
 # %% ../nbs/10_quant.ipynb #fc220977
 def calibrate_config(cfg, # the config: DATASET.TRAIN_SET gives the calibration images
                      model:nn.Module, # the float model (its weights' digest goes into the checkpoint)
-                     out_dir='calibration', # calib-checkpoint.pt (resumable) and calib-checkpoint-last.pt
+                     out_dir='calibration', # calib-checkpoint.pt (resumable) and `CALIB_LAST`
                      batches:int=100, # calibration images, one a batch
                      method:str='minmax', # the open backend's observer: 'minmax', 'histogram' or 'ema'
                      backend:str='open', # 'open' (torchao PT2E) or 'horizon' (the plugin)
@@ -327,7 +332,7 @@ def calibrate_config(cfg, # the config: DATASET.TRAIN_SET gives the calibration 
     return b, calibrate(b, prepared, ds, out_dir, batches, resume=resume, progress=progress, tag=tag)
 
 # %% ../nbs/10_quant.ipynb #81108d29
-def load_calibrated(cfg, model:nn.Module, calib_file='calibration/calib-checkpoint-last.pt'):
+def load_calibrated(cfg, model:nn.Module, calib_file=DEFAULT_CALIB):
     "(backend, prepared model, tag) from a calibration or QAT checkpoint: a fresh prepared model with its state."
     calib_file = Path(calib_file)
     if not calib_file.is_file():
@@ -335,7 +340,7 @@ def load_calibrated(cfg, model:nn.Module, calib_file='calibration/calib-checkpoi
     c = load_tensors(calib_file, 'calibration checkpoint')
     if not (isinstance(c, dict) and {'state', 'tag'} <= set(c)):
         raise PidnetError(f'{calib_file}: not a calibration checkpoint (it has no observer state and settings); pass the '
-                          'calib-checkpoint-last.pt that `pidnet-nb calibrate` wrote')
+                          f'{CALIB_LAST} that `pidnet-nb calibrate` wrote')
     nonfinite = [k for k, v in c['state'].items() if torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all()]
     if nonfinite: raise PidnetError(f'{calib_file}: {len(nonfinite)} tensors hold NaN or infinite values (first: {nonfinite[0]}); '
                                     'the run that wrote it diverged: calibrate, or run QAT with a lower --lr, again')

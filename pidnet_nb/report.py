@@ -11,7 +11,8 @@ from .core import Table, atomic_write
 
 # %% auto #0
 __all__ = ['PAGE_STYLE', 'BRANCH_COLOURS', 'BRANCH_COLUMNS', 'html_table', 'html_page', 'perf_page', 'graph_layout', 'graph_svg',
-           'write_compile_pages', 'figure_png', 'class_chart', 'latency_chart', 'plot_routes', 'report_html']
+           'write_compile_pages', 'figure_png', 'class_chart', 'latency_chart', 'plot_routes', 'compile_tables',
+           'report_html']
 
 # %% ../nbs/18_report.ipynb #9049c30a
 def _bar(share:float) -> str:
@@ -139,14 +140,25 @@ def plot_routes(bench:dict, # a `bench/bench_deploy.py` result
     ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.02, 1))
     return ax
 
+# %% ../nbs/18_report.ipynb #0e162a0a
+def compile_tables(summary:dict # what `compile` returns (and writes as summary.json)
+                  ) -> list:
+    "The parity, node counts and file sizes of a compile summary, as `Table`s (those it has)."
+    parity = [{'check': k.replace('_', ' '), 'largest logit difference': f'{v["max_abs_diff"]:.2g}',
+               'pixels agreeing (%)': 100 * v['argmax_agreement'], 'images': v['images']} for k, v in summary.get('parity', {}).items()]
+    nodes = [{'nodes': k, 'count': n} for k, n in summary.get('nodes', {}).items()]
+    files = [{'file': k, 'MB': b / 1e6} for k, b in summary.get('files', {}).items()]
+    return [Table(rows, title=t) for rows, t in ((parity, 'parity with the reference'), (nodes, 'nodes of the int8 graph'),
+                                                  (files, 'files written')) if rows]
+
 # %% ../nbs/18_report.ipynb #84c20786
 def report_html(results:Table, scores:dict, perf:list, summary:dict, masks_fig, seconds:float) -> str:
     "The demo's self-contained HTML report."
-    pre = lambda o: f'<pre>{json.dumps(o, indent=1)}</pre>'
     return html_page('PIDNet-S on CamVid: float to int8',
                      f'<p>{results.title}; the whole run took {seconds:.0f} s.</p>', html_table(results.rows),
                      '<h2>IoU per class</h2>', figure_png(class_chart(scores)),
                      '<h2>Latency</h2>', html_table(perf), figure_png(latency_chart(perf)),
-                     '<h2>Compile: parity and check</h2>', pre({k: summary[k] for k in ('parity', 'nodes', 'float_convolutions', 'files')}),
+                     '<h2>Compile: parity and check</h2>', *(f'<h3>{t.title}</h3>' + html_table(t.rows) for t in compile_tables(summary)),
+                     f'<p>convolutions left in float: {html.escape(", ".join(summary.get("float_convolutions", [])) or "none")}</p>',
                      '<h2>Masks</h2><p>image | ground truth | float | calib | int8 | pixels where int8 and float differ</p>',
                      figure_png(masks_fig))

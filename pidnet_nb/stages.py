@@ -9,17 +9,19 @@ from pathlib import Path
 
 from torch import nn
 
+from .config import build_dataset
 from .core import PidnetError
 from .deploy import compile_onnx
 from .horizon import horizon_compile
-from .quant import calibrate_config, example_input, load_calibrated
+from .quant import DEFAULT_CALIB, calibrate_config, example_input, load_calibrated
 from .runtime import OrtPredictor, export_onnx, runtime_predictor, saturation_note
 
 # %% auto #0
-__all__ = ['STAGES', 'int8_predictor', 'stage_predictor', 'stage_predictors', 'compile_config', 'quick_stages']
+__all__ = ['STAGES', 'STAGE_NAMES', 'int8_predictor', 'stage_predictor', 'stage_predictors', 'compile_config', 'quick_stages']
 
 # %% ../nbs/17_stages.ipynb #2750a5ec
-STAGES = {'float': 'float', 'calib': 'calib', 'int8': 'int8', 'int_infer': 'int8'}  # int_infer: the walkthrough's name
+STAGES = ('float', 'calib', 'int8')  # the model's three forms
+STAGE_NAMES = {**{s: s for s in STAGES}, 'int_infer': 'int8'}  # every name a user may give, and its stage (int_infer: the walkthrough's)
 
 # %% ../nbs/17_stages.ipynb #382e2c4e
 def int8_predictor(backend, # a backend of the quantization chapter (`get_backend`)
@@ -37,12 +39,12 @@ def int8_predictor(backend, # a backend of the quantization chapter (`get_backen
 # %% ../nbs/17_stages.ipynb #6bb2b9ef
 def stage_predictor(cfg, # the config: test size, for the int8 export
                     model:nn.Module, # the float model, with its weights
-                    stage:str, # float, calib or int8 (see `STAGES`)
-                    calib_file='calibration/calib-checkpoint-last.pt', # calibration or QAT checkpoint (calib, int8)
+                    stage:str, # float, calib or int8 (or a name of `STAGE_NAMES`)
+                    calib_file=DEFAULT_CALIB, # calibration or QAT checkpoint (calib, int8)
                     runtime:str='onnxruntime' # the int8 runtime (see `RUNTIMES`)
                    ) -> tuple:
     "(predictor, description) of one stage of `model`."
-    stage = STAGES[stage]
+    stage = STAGE_NAMES[stage]
     if stage == 'float': return model.eval(), 'float: PyTorch model'
     b, prepared, tag = load_calibrated(cfg, model, calib_file)
     what = (f'{tag["kind"]}, {b.name} backend, {tag["method"]}, {tag["scheme"]}, {tag["weight_bits"]}-bit weights, '
@@ -56,7 +58,7 @@ def stage_predictor(cfg, # the config: test size, for the int8 export
 def stage_predictors(cfg, # the config
                      model:nn.Module, # the float model
                      stages:list, # stage names: float, calib, int8
-                     calib_file='calibration/calib-checkpoint-last.pt', # calibration or QAT checkpoint of calib and int8
+                     calib_file=DEFAULT_CALIB, # calibration or QAT checkpoint of calib and int8
                      runtime:str='onnxruntime', # the int8 runtime (see `RUNTIMES`)
                      verbose:bool=True # print what each stage is
                     ) -> dict:
@@ -70,7 +72,7 @@ def stage_predictors(cfg, # the config
 # %% ../nbs/17_stages.ipynb #8cac2d2a
 def compile_config(cfg, # the config: input size, test split for the parity check
                    model:nn.Module, # the float model the checkpoint belongs to
-                   calib_file='calibration/calib-checkpoint-last.pt', # calibration or QAT checkpoint
+                   calib_file=DEFAULT_CALIB, # calibration or QAT checkpoint
                    out_dir='compile', # where the models and reports go
                    parity_images:int=4, # test images for the parity check (open backend)
                    progress:bool=True # show a progress bar
@@ -78,7 +80,7 @@ def compile_config(cfg, # the config: input size, test split for the parity chec
     "Compile the int8 model of `calib_file` into `out_dir` with its backend's compiler; returns the summary."
     backend, prepared, tag = load_calibrated(cfg, model, calib_file)
     if backend.name == 'horizon': return horizon_compile(backend.convert(prepared), example_input(cfg), out_dir)
-    return compile_onnx(cfg, model, backend, prepared, tag, out_dir, parity_images, progress)
+    return compile_onnx(model, backend, prepared, tag, example_input(cfg), build_dataset(cfg, cfg.DATASET.TEST_SET), out_dir, parity_images, progress)
 
 # %% ../nbs/17_stages.ipynb #99d27ee8
 def quick_stages(cfg, # the config: TRAIN_SET images calibrate

@@ -22,7 +22,7 @@ from .model import load_pretrained
 
 # %% auto #0
 __all__ = ['ohem_cross_entropy', 'boundary_bce', 'boundary_aware_target', 'PIDNetLoss', 'EpochSeeded', 'export_weights',
-           'poly_lr', 'train_dtype', 'train']
+           'poly_lr', 'train_dtype', 'sgd_settings', 'train']
 
 # %% ../nbs/07_train.ipynb #c8dd77ef
 def ohem_cross_entropy(logits, target, thresh:float=0.9, min_kept:int=131072, ignore:int=IGNORE):
@@ -124,6 +124,11 @@ def _setup_distributed(device:str|None) -> tuple:
 def _rng_state():
     return {'torch': torch.get_rng_state(), 'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
 
+# %% ../nbs/07_train.ipynb #32f9d7ef
+def sgd_settings(cfg) -> dict:
+    "SGD's settings besides the learning rate, from the config's TRAIN section."
+    return dict(momentum=cfg.TRAIN.MOMENTUM, weight_decay=cfg.TRAIN.WD, nesterov=cfg.TRAIN.NESTEROV)
+
 # %% ../nbs/07_train.ipynb #db3379d0
 def _model_and_optimizer(cfg, device, seed:int) -> tuple:
     "The training model (auxiliary heads; `MODEL.PRETRAINED` loaded unless resuming), channels-last on `device`, and its SGD."
@@ -131,8 +136,7 @@ def _model_and_optimizer(cfg, device, seed:int) -> tuple:
     model = build_model(cfg, augment=True)
     if cfg.MODEL.PRETRAINED and not cfg.TRAIN.RESUME: print(load_pretrained(model, cfg.MODEL.PRETRAINED, strict=False))
     model = model.to(device, memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.TRAIN.LR, momentum=cfg.TRAIN.MOMENTUM, weight_decay=cfg.TRAIN.WD,
-                                nesterov=cfg.TRAIN.NESTEROV)
+    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.TRAIN.LR, **sgd_settings(cfg))
     return model, optimizer
 
 def _data(cfg, seed:int, limit:int|None, rank:int, world:int, device) -> tuple:
@@ -150,15 +154,15 @@ def _data(cfg, seed:int, limit:int|None, rank:int, world:int, device) -> tuple:
     return ds, sampler, loader, build_dataset(cfg, cfg.DATASET.VAL_SET) if rank == 0 and cfg.DATASET.VAL_SET else None
 
 # %% ../nbs/07_train.ipynb #bd0167b9
-def _resume_state(cfg, ckpt:Path, model, optimizer, scaler, rank:int, precision:str) -> dict:
-    "The training state: fresh, or restored from `ckpt` (weights, optimizer, scaler, random state) with `TRAIN.RESUME`."
+def _resume_state(cfg, ckpt:Path, model, optimizer, rank:int, precision:str) -> dict:
+    "The training state: fresh, or restored from `ckpt` (weights, optimizer, random state) with `TRAIN.RESUME`."
     state = {'epoch': cfg.TRAIN.BEGIN_EPOCH, 'step': 0, 'best_miou': -1.0, 'history': [], 'seconds': 0.0, 'precision': precision}
     if cfg.TRAIN.RESUME and ckpt.exists():
         c = load_tensors(ckpt, 'training checkpoint')
         if c.get('precision', precision) != precision and rank == 0:
             print(f'note: {ckpt} was trained in {c["precision"]}, this run trains in {precision} (TRAIN.PRECISION)')
         c['precision'] = precision
-        model.load_state_dict(c['model']); optimizer.load_state_dict(c['optimizer']); scaler.load_state_dict(c['scaler'])
+        model.load_state_dict(c['model']); optimizer.load_state_dict(c['optimizer'])
         torch.set_rng_state(c['rng']['torch'])
         state.update({k: c[k] for k in state if k in c})
         if rank == 0: print(f'resumed from {ckpt} at epoch {state["epoch"]}, step {state["step"]}')
@@ -173,7 +177,7 @@ def _writer(out:Path, rank:int):
     return SummaryWriter(str(out / 'tensorboard'))
 
 # %% ../nbs/07_train.ipynb #a2d27a9b
-def _train_steps(net, bar, criterion, optimizer, scaler, state:dict, lr_at, amp:dict, device, writer, max_steps:int|None):
+def _train_steps(net, bar, criterion, optimizer, state:dict, lr_at, amp:dict, device, writer, max_steps:int|None):
     "The optimizer steps of one epoch over `bar` (the loader in a progress bar); `state['step']` and the loss history advance."
     for images, labels, edges in bar:
         images = images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
@@ -182,7 +186,7 @@ def _train_steps(net, bar, criterion, optimizer, scaler, state:dict, lr_at, amp:
         for g in optimizer.param_groups: g['lr'] = lr
         with torch.autocast(**amp): loss, parts = criterion(net(images), labels, edges)
         optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward(); scaler.step(optimizer); scaler.update()
+        loss.backward(); optimizer.step()
         state['step'] += 1
         if writer:
             writer.add_scalar('train/loss', loss.item(), state['step']); writer.add_scalar('train/lr', lr, state['step'])
@@ -192,7 +196,7 @@ def _train_steps(net, bar, criterion, optimizer, scaler, state:dict, lr_at, amp:
         if max_steps and state['step'] >= max_steps: break
 
 # %% ../nbs/07_train.ipynb #cd5819d2
-def _end_epoch(model, optimizer, scaler, state:dict, out:Path, val, amp:dict, device, writer, score:bool, workers:int, start:float):
+def _end_epoch(model, optimizer, state:dict, out:Path, val, amp:dict, device, writer, score:bool, workers:int, start:float):
     "Rank 0 after an epoch: score `val` if `score` (keeping best.pt), then write checkpoint.pt."
     if val is not None and score:
         with torch.autocast(**amp): miou = evaluate(model, val, device=device, progress=False, num_workers=workers).miou
@@ -202,13 +206,14 @@ def _end_epoch(model, optimizer, scaler, state:dict, out:Path, val, amp:dict, de
             state['best_miou'] = miou
             export_weights(model, out / 'best.pt', epoch=state['epoch'], val_miou=miou)
     state['seconds'] = time.perf_counter() - start
-    atomic_save({'model': model.state_dict(), 'optimizer': optimizer.state_dict(), 'scaler': scaler.state_dict(),
+    atomic_save({'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
                  'rng': _rng_state(), **state}, out / 'checkpoint.pt')
 
-def _finish(model, state:dict, start:float, writer, out:Path) -> dict:
-    "`state` with the training time; on rank 0 the logs closed and `last.pt` written."
+def _finish(model, state:dict, start:float, writer, out:Path, rank:int) -> dict:
+    "`state` with the training time; the log closed and, on rank 0, `last.pt` written."
     state['seconds'] = time.perf_counter() - start
-    if writer: writer.close(); export_weights(model, out / 'last.pt', epoch=state['epoch'], steps=state['step'], train_seconds=round(state['seconds']))
+    if writer: writer.close()
+    if rank == 0: export_weights(model, out / 'last.pt', epoch=state['epoch'], steps=state['step'], train_seconds=round(state['seconds']))
     return state
 
 # %% ../nbs/07_train.ipynb #89e29565
@@ -225,19 +230,19 @@ def train(cfg, # the config: model, data, schedule and losses (`MODEL`, `DATASET
     (device, rank, world), out, epochs = _setup_distributed(device), Path(out_dir or cfg.OUTPUT_DIR), cfg.TRAIN.END_EPOCH
     model, optimizer = _model_and_optimizer(cfg, device, seed)
     ds, sampler, loader, val = _data(cfg, seed, limit, rank, world, device)
-    net, scaler = nn.parallel.DistributedDataParallel(model) if world > 1 else model, torch.amp.GradScaler(device.type, enabled=False)
-    amp = _autocast(cfg.TRAIN.PRECISION, device)  # bf16 needs no loss scaling: the scaler stays off (kept for resume)
-    state = _resume_state(cfg, out / 'checkpoint.pt', model, optimizer, scaler, rank, str(amp['dtype']).split('.')[-1])
+    net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    amp = _autocast(cfg.TRAIN.PRECISION, device)  # bf16 needs no loss scaling (fp16 training is not offered)
+    state = _resume_state(cfg, out / 'checkpoint.pt', model, optimizer, rank, str(amp['dtype']).split('.')[-1])
     writer, criterion = _writer(out, rank), PIDNetLoss.from_config(cfg)
     lr_at, start = lambda step: poly_lr(cfg.TRAIN.LR, step, epochs * len(loader)), time.perf_counter() - state['seconds']
     for epoch in range(state['epoch'], epochs):
         ds.set_epoch(epoch); sampler.set_epoch(epoch); net.train()
         bar = tqdm(loader, desc=f'epoch {epoch + 1}/{epochs}', disable=not progress or rank != 0, leave=False)
-        _train_steps(net, bar, criterion, optimizer, scaler, state, lr_at, amp, device, writer, max_steps)
+        _train_steps(net, bar, criterion, optimizer, state, lr_at, amp, device, writer, max_steps)
         state['epoch'] = epoch + 1
         done = state['epoch'] == epochs or bool(max_steps and state['step'] >= max_steps)
-        if rank == 0: _end_epoch(model, optimizer, scaler, state, out, val, amp, device, writer,
+        if rank == 0: _end_epoch(model, optimizer, state, out, val, amp, device, writer,
                                  state['epoch'] % eval_every == 0 or done, cfg.WORKERS, start)
         if world > 1: dist.barrier()
         if done: break
-    return _finish(model, state, start, writer, out)
+    return _finish(model, state, start, writer, out, rank)
