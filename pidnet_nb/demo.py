@@ -30,7 +30,7 @@ def demo_scores(cfg, model, test, calib_file:Path, comp:Path, limit:int|None, pr
     n = min(limit or len(test), len(test))
     print(f'3/5 accuracy of float, calib, int8 and the QAT int8 on {n} test images, each image read once')
     scores = evaluate(predictors, test, limit=limit, num_workers=0, progress=progress)
-    for k, s in scores.items(): print(f'    {k}: {whats[k]}: mIoU {100 * s.miou:.2f} ({s.seconds:.0f} s)')
+    for k, s in scores.items(): print(f'    {k}: mIoU {100 * s.miou:.2f} ({s.seconds:.0f} s); {whats[k]}')
     return scores, predictors
 
 def demo_latency(cfg, model, comp:Path, frames:int) -> list:
