@@ -164,6 +164,7 @@ def perf_models(paths:list) -> list:
         if p.is_dir() and not out: raise PidnetError(f'{p}: a folder without {", ".join(COMPILE_FILES[k] for k in ("fp32", "int8", "openvino"))}; give a compile folder or ONNX files')
     return out
 
+# %% ../nbs/21_cli.ipynb #96ba87e5
 def split_overrides(items:list) -> tuple:
     "(paths, KEY VALUE overrides) of `perf`'s positional words: a KEY is an upper-case config name such as TEST.IMAGE_SIZE."
     paths, opts, words = [], [], iter(items)
@@ -172,6 +173,7 @@ def split_overrides(items:list) -> tuple:
         else: paths.append(w)
     return paths or ['compile'], opts
 
+# %% ../nbs/21_cli.ipynb #42e397b2
 def cmd_perf(args):
     "Latency (1 thread) and throughput (--threads) of ONNX and OpenVINO models, side by side; --device cuda: the GPU fast path."
     rows, (args.models, args.opts) = [], split_overrides(args.models)
@@ -263,24 +265,28 @@ def _positive(text:str) -> int:
     if n < 1: raise argparse.ArgumentTypeError(f'{n} is not a positive number (at least 1)')
     return n
 
+# %% ../nbs/21_cli.ipynb #66dfba66
 def _count(text:str) -> int:
     "An argparse type: a whole number, 0 or more."
     n = int(text)
     if n < 0: raise argparse.ArgumentTypeError(f'{n} is below 0')
     return n
 
+# %% ../nbs/21_cli.ipynb #06e86fbd
 def _threads(text:str) -> int:
     "An argparse type: a thread count from 1 to the number of CPUs (more only queue up and slow the machine)."
     n, cpus = _positive(text), os.cpu_count() or 1
     if n > cpus: raise argparse.ArgumentTypeError(f'{n} threads on a machine with {cpus} CPUs; give at most {cpus}')
     return n
 
+# %% ../nbs/21_cli.ipynb #13707be1
 def _rate(text:str) -> float:
     "An argparse type: a learning rate, a finite number above 0."
     x = float(text)
     if not (math.isfinite(x) and x > 0): raise argparse.ArgumentTypeError(f'{text} is not a positive finite number (e.g. 2e-4)')
     return x
 
+# %% ../nbs/21_cli.ipynb #d1ecb14e
 def _device(text:str) -> str:
     "An argparse type: cpu, cuda or cuda:N, where this machine has such a GPU."
     import torch
@@ -288,10 +294,13 @@ def _device(text:str) -> str:
     if text != 'cpu' and not torch.cuda.is_available(): raise argparse.ArgumentTypeError(f'{text}: no CUDA GPU is visible on this machine; use cpu')
     return text
 
+# %% ../nbs/21_cli.ipynb #1daeba24
 RUNTIME_ALIASES = {'ort': 'onnxruntime'}  # short names a user may type
 
+# %% ../nbs/21_cli.ipynb #3d01aab3
 def _runtime(text:str) -> str: return RUNTIME_ALIASES.get(text, text)
 
+# %% ../nbs/21_cli.ipynb #d3f9d4dc
 def _cfg_args(s, # a subcommand's parser
               required:bool=True # whether -c must be given
              ):
@@ -300,6 +309,7 @@ def _cfg_args(s, # a subcommand's parser
                    help='config file or bundled name, e.g. camvid/pidnet_small_camvid')
     s.add_argument('opts', nargs=argparse.REMAINDER, help='KEY VALUE config overrides')
 
+# %% ../nbs/21_cli.ipynb #ba3ed1fb
 def _stage_args(s, # a subcommand's parser
                 stage:bool=True, # add --stage
                 every:bool=False # also accept `--stage all` (infer: float, calib and int8 side by side)
@@ -463,22 +473,26 @@ ON_INTERRUPT = {  # what a command leaves when stopped, and how to go on
     'compile': 'the --out folder is as it was before (a compile replaces it only when every file is written)',
     'demo': 'the calibration checkpoint in the report folder is kept; rerun `make demo` to go on'}
 
+# %% ../nbs/21_cli.ipynb #bb083b44
 def one_line(e:BaseException) -> str:
     "The message of `e` on one line (a DataLoader worker wraps its error in the worker's traceback: keep the last line)."
     text = str(e).strip()
     if 'Original Traceback' in text: text = text.splitlines()[-1].split(': ', 1)[-1]
     return ' '.join(text.split())
 
+# %% ../nbs/21_cli.ipynb #36d5f280
 def _no_stray_options(args):
     "An option after the KEY VALUE overrides would be taken for an override: refuse it, naming it."
     stray = next((o for o in getattr(args, 'opts', None) or [] if o.startswith('--')), None)
     if stray: raise PidnetError(f'{stray} comes after the KEY VALUE overrides, where it would be read as one; put the options before them')
 
+# %% ../nbs/21_cli.ipynb #706a2280
 def _user_error(e:BaseException) -> str|None:
     "The one-line message of a user mistake or an expected OS fault; None for a bug (which keeps its traceback)."
     if isinstance(e, PidnetError) or (isinstance(e, FileNotFoundError) and e.errno is None): return one_line(e)
     return os_fault(e) if isinstance(e, OSError) else None
 
+# %% ../nbs/21_cli.ipynb #bb7f91cd
 def main(argv:list[str]|None=None):
     "Entry point of the `pidnet-nb` command: user mistakes and OS faults are one line and exit 1, Ctrl-C one line and exit 130."
     args = build_parser().parse_args(argv)

@@ -95,7 +95,7 @@ def project_file(path) -> Path:
     if p.is_absolute() or p.exists() or checkout_dir() is None: return p
     return checkout_dir() / p
 
-# %% ../nbs/00_core.ipynb #1d077cb1
+# %% ../nbs/00_core.ipynb #149928bd
 import contextlib, errno, shutil
 
 @contextlib.contextmanager
@@ -111,11 +111,13 @@ def atomic_path(path):
         raise OSError(e.errno, e.strerror, str(path)) from None
     finally: tmp.unlink(missing_ok=True)
 
+# %% ../nbs/00_core.ipynb #5f473961
 def atomic_write(path, data:str|bytes) -> Path:
     "Write `data` (text or bytes) to `path` atomically."
     with atomic_path(path) as tmp: tmp.write_bytes(data) if isinstance(data, bytes) else tmp.write_text(data)
     return Path(path)
 
+# %% ../nbs/00_core.ipynb #9f0e62a3
 def atomic_save(obj, path) -> Path:
     "`torch.save` `obj` to `path` atomically (checkpoints, weights); a full disk is said as one (`ENOSPC`)."
     with atomic_path(path) as tmp:
@@ -125,6 +127,7 @@ def atomic_save(obj, path) -> Path:
             raise OSError(errno.ENOSPC, 'No space left on device', str(path)) from None
     return Path(path)
 
+# %% ../nbs/00_core.ipynb #1b72489d
 def _finite(o):
     "`o` with every NaN or infinite float replaced by None, recursively."
     if isinstance(o, float): return o if math.isfinite(o) else None
@@ -132,6 +135,7 @@ def _finite(o):
     if isinstance(o, (list, tuple)): return [_finite(v) for v in o]
     return o
 
+# %% ../nbs/00_core.ipynb #51d4b644
 def write_json(obj, path) -> Path:
     "Write `obj` as strict JSON to `path` atomically; undefined numbers (NaN) become `null`."
     return atomic_write(path, json.dumps(_finite(obj), indent=2, allow_nan=False))
@@ -191,7 +195,7 @@ def os_fault(e:OSError) -> str|None:
     fix = OS_FIXES.get(e.errno)
     return fix and f'{e.filename if e.filename is not None else "(no path given)"}: {fix}'
 
-# %% ../nbs/00_core.ipynb #163c96f3
+# %% ../nbs/00_core.ipynb #0d28d4b5
 import tempfile
 
 def writable_dir(path, # the folder a command will write to
@@ -214,6 +218,7 @@ def writable_dir(path, # the folder a command will write to
     if free < need_mb: raise PidnetError(f'{what} {path}: {free:.0f} MB free, about {need_mb:.0f} MB needed; free some space or choose another place')
     return path
 
+# %% ../nbs/00_core.ipynb #dcb7b25e
 def writable_file(path, # the file a command will write
                   what:str='output file', # what it is, for the message
                   need_mb:float=0 # free space it needs

@@ -126,8 +126,7 @@ def fine_tune(net:nn.Module, # a QAT-prepared model, or a float model (the contr
             writer.add_scalar('qat/loss', v, state['step'])
         state.update(epoch=epoch + 1, seconds=time.perf_counter() - start)
         atomic_save({'state': net.state_dict(), 'optimizer': optimizer.state_dict(), 'rng': _rng_state(), 'tag': tag, **state}, ckpt)
-    writer.close()
-    return state
+    writer.close(); return state
 
 # %% ../nbs/13_qat.ipynb #ef28961c
 SHIPPED_QAT = 'pretrained_models/camvid/pidnet_s_camvid_qat.pt'  # the QAT result shipped beside the float weights
@@ -157,15 +156,13 @@ def run_qat(cfg, # the config: TRAIN.IMAGE_SIZE, the loss and SGD settings, WORK
     settings = (tag['method'], islands(tag['float']), tag['scheme'])  # BatchNorm statistics frozen: eval mode, or folded for QAT
     net = model.eval() if control else init_from_calibration(  # at the training crop, [width, height] in the config
         b.prepare(model, torch.zeros(batch_size, 3, *cfg.TRAIN.IMAGE_SIZE[::-1]), *settings, qat=True, weight_bits=tag['weight_bits']), calibrated)
-    base = train_set
-    if limit: base.pairs = base.pairs[:limit]
+    if limit: train_set.pairs = train_set.pairs[:limit]
     if loss not in LOSSES: raise PidnetError(f'--loss {loss}: choose one of {sorted(LOSSES)}')
     tag = {**tag, 'kind': 'control' if control else 'qat', 'calibration': Path(calib_file).name, 'loss': loss, 'epochs': epochs,
-           'lr': lr, 'batch_size': batch_size, 'freeze_observers': freeze_observers, 'train_set': cfg.DATASET.TRAIN_SET, 'train_images': len(base)}
+           'lr': lr, 'batch_size': batch_size, 'freeze_observers': freeze_observers, 'train_set': cfg.DATASET.TRAIN_SET, 'train_images': len(train_set)}
     teacher = copy.deepcopy(model).eval()  # the float model as it was: the control trains `model` itself
-    state = fine_tune(net, EpochSeeded(base, base.transform), LOSSES[loss](cfg, teacher), out_dir, epochs, lr, batch_size,
+    state = fine_tune(net, EpochSeeded(train_set, train_set.transform), LOSSES[loss](cfg, teacher), out_dir, epochs, lr, batch_size,
                       sgd_settings(cfg), None if control else freeze_observers, tag, cfg.WORKERS, resume=resume, progress=progress)
     meta = {'tag': tag, 'history': state['history'], 'seconds': round(state['seconds'])}
     if control: export_weights(net, Path(out_dir) / 'control.pt', **meta); return Path(out_dir) / 'control.pt'
-    atomic_save({'state': _half_parameters(net), **meta}, Path(out_dir) / 'qat-checkpoint-last.pt')
-    return Path(out_dir) / 'qat-checkpoint-last.pt'
+    return atomic_save({'state': _half_parameters(net), **meta}, Path(out_dir) / 'qat-checkpoint-last.pt')
