@@ -19,25 +19,19 @@ share of its latency (100%: the whole network at the speed of its best convoluti
 
     python bench/bench_deploy.py --compile compile --threads 1 2 --rounds 5 --frames 10 --accuracy --json bench/results-cpu.json
 """
-import argparse, importlib.util, json, os, platform, statistics, tempfile, time
+import argparse, importlib.util, statistics, tempfile, time
 from pathlib import Path
 
 import torch
 
-from pidnet_nb.config import build_dataset, get_config, load_model
-from pidnet_nb.core import cpu_int8, pairs_saturate, write_json
+from pidnet_nb.config import build_dataset, example_input, get_config, load_model
+from pidnet_nb.core import cpu_int8, machine, pairs_saturate, write_json
 from pidnet_nb.anatomy import count_cost
-from pidnet_nb.runtime import cpu_model, int8_conv_model, int8_peak, time_calls
-from pidnet_nb.model import pidnet_s
+from pidnet_nb.runtime import int8_conv_model, open_runner, int8_peak, time_calls
+from pidnet_nb.model import pidnet_s, weights_digest
 from pidnet_nb.metrics import evaluate
-from pidnet_nb.quant import calibration_order, example_input, weights_digest
+from pidnet_nb.quant import calibration_order
 
-
-def machine() -> str:
-    "CPU model and core count, for the record."
-    try: name = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
-    except (OSError, StopIteration): name = platform.processor() or platform.machine()
-    return f'{name}, {os.cpu_count()} cores, torch {torch.__version__}'
 
 
 def calibration_images(cfg, batches:int) -> list:
@@ -90,7 +84,7 @@ def openvino_throughput(path:Path, x, frames:int) -> float:
 def runner(path:Path, threads:int):
     "A callable (numpy image batch -> numpy logits) for an ONNX file (ONNX Runtime), an OpenVINO IR, or `openvino:` + an ONNX file."
     openvino = str(path).startswith('openvino:')
-    run, _ = cpu_model(str(path).replace('openvino:', ''), threads, 'openvino' if openvino else None)
+    run, _ = open_runner(str(path).replace('openvino:', ''), threads, 'openvino' if openvino else None)
     return lambda x: run(x)[0]
 
 

@@ -8,23 +8,18 @@ The training chapter shows the table from `bench/results-train.json`:
 
     python bench/bench_train.py --size 288 384 --rounds 3 --steps 4 --curve-steps 30 --json bench/results-train.json
 """
-import argparse, os, platform, statistics, tempfile, time
+import argparse, statistics, tempfile, time
 
 import torch
 from torch.utils.data import DataLoader
 
 from pidnet_nb.config import build_dataset, build_model, get_config
-from pidnet_nb.core import write_json
+from pidnet_nb.core import machine, write_json
 from pidnet_nb.train import EpochSeeded, PIDNetLoss, train
 
 SETTINGS = {'fp32': (None, False), 'fp32, channels-last': (None, True), 'bf16': (torch.bfloat16, False),
             'bf16, channels-last': (torch.bfloat16, True)}
 
-
-def machine() -> str:
-    try: name = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
-    except (OSError, StopIteration): name = platform.processor() or platform.machine()
-    return f'{name}, {os.cpu_count()} cores, torch {torch.__version__}'
 
 
 def step_fn(cfg, dtype, channels_last: bool, batch: int, size):

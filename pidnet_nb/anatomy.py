@@ -14,7 +14,7 @@ from .core import Table, load_tensors, project_file
 from .model import PIDNET_VARIANTS, pidnet
 
 # %% auto #0
-__all__ = ['BRANCH', 'PAPER', 'OFFICIAL_REFERENCE', 'shape_walk', 'count_cost', 'cost_table', 'recipe_weight',
+__all__ = ['BRANCH', 'PAPER', 'OFFICIAL_REFERENCE', 'shape_walk', 'flop_counts', 'count_cost', 'cost_table', 'recipe_weight',
            'recipe_state_dict', 'official_parity', 'attention_maps']
 
 # %% ../nbs/02_anatomy.ipynb #2ff124df
@@ -42,13 +42,19 @@ def shape_walk(model:nn.Module, size=(1024, 2048)) -> Table:
 # %% ../nbs/02_anatomy.ipynb #d3416544
 PAPER = {'s': dict(params_m=7.6, gflops=47.6), 'm': dict(params_m=34.4, gflops=197.4), 'l': dict(params_m=36.9, gflops=275.8)}
 
+def flop_counts(model:nn.Module, # a model in eval mode
+                x:torch.Tensor # its input (on the meta device, nothing is computed)
+               ) -> dict:
+    "PyTorch's FLOP counter over one forward pass: {module path: {operation: FLOPs}}, 'Global' holding the totals."
+    from torch.utils.flop_counter import FlopCounterMode  # torch 2.1 and later; imported here, so older torch can import the rest
+    with torch.no_grad(), FlopCounterMode(display=False) as fc: model(x)
+    return fc.get_flop_counts()
+
 def count_cost(model:nn.Module, size=(1024, 2048)) -> dict:
     "Parameters and MACs (multiply-accumulates) of one forward pass at `size`, on the meta device."
     params = sum(p.numel() for p in model.parameters())
-    model = copy.deepcopy(model).eval().to('meta')
-    from torch.utils.flop_counter import FlopCounterMode  # torch 2.1 and later; imported here, so older torch can import the rest
-    with FlopCounterMode(display=False) as fc: model(torch.empty(1, 3, *size, device='meta'))
-    return dict(params=params, macs=fc.get_total_flops() // 2)
+    flops = flop_counts(copy.deepcopy(model).eval().to('meta'), torch.empty(1, 3, *size, device='meta'))
+    return dict(params=params, macs=sum(flops['Global'].values()) // 2)
 
 def cost_table(size=(1024, 2048), num_classes:int=19) -> Table:
     "Parameters and GMACs per variant, with the paper's figures."

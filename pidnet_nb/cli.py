@@ -10,9 +10,8 @@ import cv2
 from pathlib import Path
 
 from .anatomy import cost_table, official_parity, shape_walk
-from .config import build_dataset, get_config, load_model
+from .config import build_dataset, dataset_classes, example_input, get_config, load_model
 from .core import PidnetError, Table, atomic_folder, cpu_int8, os_fault, writable_dir, writable_file, write_json
-from .data import CAMVID, CITYSCAPES
 from .deploy import COMPILE_FILES
 from .demo import run_demo
 from .gpu import bench_gpu
@@ -22,12 +21,12 @@ from .download import data_home, download_locked
 from .fast_train import fast_train, write_pack
 from .masks import infer_folder
 from .metrics import evaluate
-from .model import pidnet_s
+from .model import pidnet_s, weights_digest
 from .qat import LOSSES, run_qat
-from .quant import ACTIVATION_SCHEMES, BACKENDS, CALIB_LAST, CALIBRATION_METHODS, DEFAULT_CALIB, WEIGHT_RANGES, calibrate_config, example_input, load_calibrated, weights_digest
+from .quant import ACTIVATION_SCHEMES, BACKENDS, CALIB_LAST, CALIBRATION_METHODS, DEFAULT_CALIB, WEIGHT_RANGES
 from .rk3588 import ALGORITHMS, RKNN_RUNTIME, TARGETS, board_script_rknn, compile_rknn, need_rknn, parse_rknn_perf, rknn_stage
 from .runtime import RUNTIMES, bench_onnx, bench_torch, need_openvino
-from .stages import STAGE_NAMES, STAGES, compile_config, stage_predictor, stage_predictors
+from .stages import STAGE_NAMES, STAGES, calibrate_from_config, compile_checkpoint, open_calibration, stage_predictor, stage_predictors
 from .train import train
 
 # %% auto #0
@@ -112,10 +111,9 @@ def cmd_calibrate(args):
     "Calibrate the float model on TRAIN_SET images; its checkpoints, the last one complete, go to --out."
     cfg = get_config(args.cfg, args.opts)
     writable_dir(args.out, 'calibration folder', need_mb=64)  # a 31 MB checkpoint and its temporary copy
-    backend, prepared = calibrate_config(cfg, load_model(cfg), args.out, args.batches, args.method, args.backend,
-                                         resume=not args.restart, scheme=args.scheme, float_modules=args.float,
-                                         weight_bits=args.weight_bits)
-    print(backend.qconfig_report(prepared, example_input(cfg), out_dir=args.out))
+    cal = calibrate_from_config(cfg, load_model(cfg), args.out, batches=args.batches, method=args.method, backend=args.backend,
+                                resume=not args.restart, scheme=args.scheme, float_modules=args.float, weight_bits=args.weight_bits)
+    print(cal.backend.qconfig_report(cal.prepared, example_input(cfg), out_dir=args.out))
     kept = f', float islands: {" ".join(args.float)}' if args.float else ', all int8'
     print(f'calibrated on {args.batches} batches of {cfg.DATASET.TRAIN_SET} with {args.method}, {args.scheme}, {args.weight_bits}-bit weights{kept}: {Path(args.out) / CALIB_LAST}')
 
@@ -124,12 +122,13 @@ def cmd_qat(args):
     cfg = get_config(args.cfg, args.opts)
     writable_dir(args.out, 'QAT folder', need_mb=80)  # a 38 MB resumable checkpoint and its temporary copy
     model = load_model(cfg)
+    cal = open_calibration(cfg, model, args.calib)
     if args.float is not None:  # the islands come from the calibration; a different list is a mistake
-        had = load_calibrated(cfg, model, args.calib)[2]['float']
+        had = cal.settings['float']
         if sorted(had) != sorted(args.float):
             raise PidnetError(f'--float {" ".join(args.float) or "(none)"}: {args.calib} was calibrated with float islands '
                               f'{" ".join(had) or "(none)"}; calibrate with the same --float first')
-    out = run_qat(cfg, model, build_dataset(cfg, train=True), args.calib, args.out, args.epochs, args.lr, args.batch_size, args.freeze_observers,
+    out = run_qat(cfg, model, build_dataset(cfg, train=True), cal, args.out, args.epochs, args.lr, args.batch_size, args.freeze_observers,
                      args.control, args.loss, resume=not args.restart, limit=args.limit)
     print(f'{"control fine-tuning" if args.control else "QAT"} done: {out}')
 
@@ -146,7 +145,7 @@ def cmd_compile(args):
     writable_dir(Path(args.out).absolute().parent, 'folder of --out', need_mb=120)  # about 60 MB, old and new side by side
     if Path(args.out).exists() and not Path(args.out).is_dir(): raise PidnetError(f'--out {args.out}: a file stands where the compile folder should be; remove it or choose another --out')
     with atomic_folder(args.out) as out:  # the old folder stays whole until the new one is done
-        summary = compile_config(cfg, load_model(cfg), args.calib, out)
+        summary = compile_checkpoint(cfg, load_model(cfg), args.calib, out)
         write_compile_pages(out)
     for t in compile_tables(summary): print(t, end='\n\n')  # the open path's parity, nodes and files
     shown = ('float_convolutions', 'check', 'perf')  # and what has no table: the horizon path's check and estimate
@@ -206,19 +205,13 @@ def cmd_infer(args):
     stages = list(STAGES) if args.stage == 'all' else [STAGE_NAMES[args.stage]]
     predictors = stage_predictors(cfg, load_model(cfg), stages, args.calib, args.runtime)
     w, h = cfg.TEST.IMAGE_SIZE
-    written, skipped = infer_folder(predictors if args.stage == 'all' else predictors[stages[0]], _classes(cfg), args.input,
+    written, skipped = infer_folder(predictors if args.stage == 'all' else predictors[stages[0]], dataset_classes(cfg), args.input,
                                     args.output, size=(h, w), ext=args.ext, align_corners=cfg.MODEL.ALIGN_CORNERS)
     for f, why in skipped.items(): print(f'skipped {f}: {why}')
     layout = 'float/, calib/, int8/ and side/ of ' if args.stage == 'all' else ''
     print(f'{len(written)} image{"s" * (len(written) != 1)}: masks and side-by-side pictures in {layout}{args.output}'
           + (f'; {len(skipped)} skipped' if skipped else ''))
     return written, skipped
-
-def _classes(cfg):
-    "The class names and colours of the config's dataset, without reading the dataset."
-    known = {'camvid': CAMVID, 'cityscapes': CITYSCAPES}
-    if cfg.DATASET.DATASET not in known: raise PidnetError(f'DATASET.DATASET {cfg.DATASET.DATASET!r} unknown; choose one of {sorted(known)}')
-    return known[cfg.DATASET.DATASET]
 
 # %% ../nbs/21_cli.ipynb #4128715f
 def parse_log(log, # what hrt_model_exec perf (J5) or run_on_rk3588.py printed, saved to a file

@@ -7,16 +7,18 @@ from __future__ import annotations
 import functools, json, sys
 from pathlib import Path
 
+import torch
 from yacs.config import CfgNode as CN
 
 from .core import PidnetError, package_file, project_file
-from .data import SegDataset, TestTransform, TrainTransform, camvid, cityscapes
+from .data import CAMVID, CITYSCAPES, Classes, SegDataset, TestTransform, TrainTransform, camvid, cityscapes
 from .download import camvid_root, data_home
 from .model import PIDNet, load_pretrained, pidnet
 
 # %% auto #0
 __all__ = ['SUPPORTED', 'IGNORED', 'CONFIG_DIR', 'MODEL_NAMES', 'DATASETS', 'default_config', 'bundled_configs', 'read_yaml',
-           'get_config', 'dataset_root', 'build_model', 'build_dataset', 'weights_file', 'load_model']
+           'get_config', 'dataset_root', 'train_scales', 'example_input', 'build_model', 'dataset_classes',
+           'build_dataset', 'weights_file', 'load_model']
 
 # %% ../nbs/05_config.ipynb #c13a4665
 SUPPORTED = {  # official keys with one value here: (the value, why); any other value is refused
@@ -141,10 +143,20 @@ def dataset_root(cfg:CN) -> Path:
     if cfg.DATASET.DATASET == 'camvid' and not official_lists and not (root / 'list').is_dir(): root = camvid_root(root)
     return root
 
+# %% ../nbs/05_config.ipynb #7ad81a33
+def train_scales(cfg:CN) -> tuple:
+    "The range of random training scales: `TRAIN.SCALE_RANGE` with `TRAIN.MULTI_SCALE`, else (1.0, 1.0)."
+    return tuple(cfg.TRAIN.SCALE_RANGE) if cfg.TRAIN.MULTI_SCALE else (1.0, 1.0)
+
+def example_input(cfg:CN) -> torch.Tensor:
+    "A zero batch of one image at the config's `TEST.IMAGE_SIZE` ([width, height]): the deployed input's shape."
+    w, h = cfg.TEST.IMAGE_SIZE
+    return torch.zeros(1, 3, h, w)
+
 # %% ../nbs/05_config.ipynb #09a84753
 MODEL_NAMES = {'pidnet_s': 's', 'pidnet_m': 'm', 'pidnet_l': 'l',
                'pidnet_small': 's', 'pidnet_medium': 'm', 'pidnet_large': 'l'}  # the official YAML files' names
-DATASETS = {'camvid': camvid, 'cityscapes': cityscapes}
+DATASETS = {'camvid': (camvid, CAMVID), 'cityscapes': (cityscapes, CITYSCAPES)}  # builder, classes
 
 def build_model(cfg:CN, augment:bool=False) -> PIDNet:
     "The PIDNet of `cfg.MODEL.NAME` with `cfg.DATASET.NUM_CLASSES` classes."
@@ -152,15 +164,23 @@ def build_model(cfg:CN, augment:bool=False) -> PIDNet:
         raise PidnetError(f'MODEL.NAME {cfg.MODEL.NAME!r} unknown; choose one of {sorted(MODEL_NAMES)}')
     return pidnet(MODEL_NAMES[cfg.MODEL.NAME], cfg.DATASET.NUM_CLASSES, augment, align_corners=cfg.MODEL.ALIGN_CORNERS)
 
-def build_dataset(cfg:CN, split:str|None=None, train:bool=False) -> SegDataset:
-    "The dataset of `cfg` for `split` (default `TEST_SET`, or `TRAIN_SET` with `train`), with its transform."
+def _dataset(cfg:CN) -> tuple:
+    "(builder, classes) of `DATASET.DATASET`."
     if cfg.DATASET.DATASET not in DATASETS:
         raise PidnetError(f'DATASET.DATASET {cfg.DATASET.DATASET!r} unknown; choose one of {sorted(DATASETS)}')
+    return DATASETS[cfg.DATASET.DATASET]
+
+def dataset_classes(cfg:CN) -> Classes:
+    "The class names and colours of the config's dataset, without reading the dataset."
+    return _dataset(cfg)[1]
+
+def build_dataset(cfg:CN, split:str|None=None, train:bool=False) -> SegDataset:
+    "The dataset of `cfg` for `split` (default `TEST_SET`, or `TRAIN_SET` with `train`), with its transform."
     split = split or (cfg.DATASET.TRAIN_SET if train else cfg.DATASET.TEST_SET)
     w, h = (cfg.TRAIN if train else cfg.TEST).IMAGE_SIZE
-    tfm = (TrainTransform((h, w), tuple(cfg.TRAIN.SCALE_RANGE) if cfg.TRAIN.MULTI_SCALE else (1.0, 1.0), cfg.TRAIN.FLIP)
+    tfm = (TrainTransform((h, w), train_scales(cfg), cfg.TRAIN.FLIP)
            if train else TestTransform((h, w)))
-    return DATASETS[cfg.DATASET.DATASET](dataset_root(cfg), split, transform=tfm)
+    return _dataset(cfg)[0](dataset_root(cfg), split, transform=tfm)
 
 # %% ../nbs/05_config.ipynb #53903720
 def weights_file(cfg:CN) -> Path:

@@ -7,10 +7,10 @@ from __future__ import annotations
 import math
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'THIRD_PARTY_NOISE', 'OS_FIXES', 'Table', 'brief', 'Record', 'read_rgb', 'to_input',
-           'package_file', 'checkout_dir', 'project_file', 'atomic_path', 'atomic_write', 'atomic_save', 'write_json',
-           'atomic_folder', 'quiet_third_party', 'PidnetError', 'os_fault', 'writable_dir', 'writable_file', 'cpu_int8',
-           'pairs_saturate', 'load_tensors']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'THIRD_PARTY_NOISE', 'OS_FIXES', 'Table', 'brief', 'Record', 'read_rgb', 'normalize',
+           'to_input', 'package_file', 'checkout_dir', 'project_file', 'atomic_path', 'atomic_write', 'atomic_save',
+           'write_json', 'atomic_folder', 'quiet_third_party', 'PidnetError', 'os_fault', 'writable_dir',
+           'writable_file', 'cpu_int8', 'pairs_saturate', 'machine', 'load_tensors', 'resume_checkpoint']
 
 # %% ../nbs/00_core.ipynb #85aa787c
 class Table:
@@ -69,11 +69,14 @@ def read_rgb(path) -> np.ndarray:
     if img is None: raise FileNotFoundError(f'{path}: missing or not a readable image')
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
+def normalize(x:torch.Tensor) -> torch.Tensor:
+    "RGB values in 0..255, (..., 3, H, W) on any device, as the network's input: scaled to 0..1, ImageNet's mean and std."
+    mean, std = (x.new_tensor(v).view(3, 1, 1) for v in (IMAGENET_MEAN, IMAGENET_STD))
+    return (x / 255 - mean) / std
+
 def to_input(rgb:np.ndarray) -> torch.Tensor:
     "Normalised float tensor (3, H, W) from an RGB uint8 image."
-    x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float().div_(255)
-    mean, std = torch.tensor(IMAGENET_MEAN).view(3, 1, 1), torch.tensor(IMAGENET_STD).view(3, 1, 1)
-    return (x - mean) / std
+    return normalize(torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float())
 
 # %% ../nbs/00_core.ipynb #04c48e75
 import os
@@ -244,6 +247,15 @@ def pairs_saturate(isa:str) -> bool:
     "Whether int8 kernels on `isa` sum pairs of u8 x s8 products in 16 bits (saturating): AVX2 without VNNI."
     return isa == 'avx2'  # the same `vpmaddubsw` on AVX-512 CPUs without VNNI (Skylake)
 
+# %% ../nbs/00_core.ipynb #fdeeff30
+import platform
+
+def machine() -> str:
+    "The CPU model, its core count and the PyTorch version, for a record of a measurement."
+    try: name = next(l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('model name'))
+    except (OSError, StopIteration): name = platform.processor() or platform.machine()
+    return f'{name}, {os.cpu_count()} cores, torch {torch.__version__}'
+
 # %% ../nbs/00_core.ipynb #95a413b9
 import pickle
 
@@ -262,3 +274,27 @@ def load_tensors(path, # a file written by `torch.save`
     except (RuntimeError, EOFError, KeyError, IndexError, ValueError, UnicodeDecodeError, OSError) as e:  # garbage, read as a pickle
         raise PidnetError(f'{path}: not a readable torch {what} ({type(e).__name__}: it may be truncated or of another kind); '
                           'save or download it again') from None
+
+# %% ../nbs/00_core.ipynb #742a1d2f
+def _start_over(reason:str, say) -> None:
+    say(f'{reason}: starting over (it will be replaced)')
+
+def resume_checkpoint(path, # the checkpoint a stopped run wrote
+                      what:str, # what it holds, for messages, e.g. 'calibration checkpoint'
+                      settings:dict, # this run's settings; a checkpoint saved with other ones (its `tag`) is not continued
+                      needs=(), # the entries a checkpoint of this kind holds besides `tag`
+                      ignore=(), # settings that may change between the calls of one run (e.g. the planned epochs)
+                      resume:bool=True, # False: start over even if the checkpoint could be continued
+                      say=print # where the reason goes (a no-op on the other processes of a distributed run)
+                     ) -> dict|None:
+    "The checkpoint at `path` if this run can continue it, else None: no file, or (the reason said) a fresh start."
+    path = Path(path)
+    if not path.exists(): return None
+    if not resume: return _start_over(f'{path} exists and resuming is off', say)
+    try: c = load_tensors(path, what)
+    except PidnetError as e: return _start_over(str(e), say)
+    if not (isinstance(c, dict) and set(needs) <= set(c)): return _start_over(f'{path} is not a {what}', say)
+    if 'tag' not in c and settings: return _start_over(f'{path} records no settings (an older pidnet_nb wrote it)', say)
+    changed = sorted(k for k in {**c.get('tag', {}), **settings} if k not in ignore and c['tag'].get(k) != settings.get(k))
+    if changed: return _start_over(f'{path} was made with other {", ".join(changed)}', say)
+    return c

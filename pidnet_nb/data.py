@@ -17,8 +17,8 @@ from .core import PidnetError, read_rgb, to_input
 
 # %% auto #0
 __all__ = ['IGNORE', 'CAMVID', 'CITYSCAPES', 'SEGNET_TO_PIDNET', 'CITYSCAPES_TRAIN_IDS', 'Classes', 'colorize', 'lookup_table',
-           'map_labels', 'decode_colors', 'boundary_target', 'SegDataset', 'TestTransform', 'TrainTransform',
-           'read_list', 'camvid', 'cityscapes', 'legend', 'class_frequencies']
+           'map_labels', 'decode_colors', 'boundary_target', 'SegDataset', 'scale_steps', 'TestTransform',
+           'TrainTransform', 'read_list', 'camvid', 'cityscapes', 'legend', 'class_frequencies']
 
 # %% ../nbs/03_data.ipynb #99bee4dc
 IGNORE = 255  # label value excluded from training and scoring
@@ -114,6 +114,12 @@ class SegDataset(Dataset):
 
     def __repr__(self): return f'{self.name}: {len(self)} images, {len(self.classes)} classes'
 
+# %% ../nbs/03_data.ipynb #8c4f5aaa
+def scale_steps(scale:tuple # (lowest, highest) random scale
+               ) -> int:
+    "How many tenths a random scale may rise above `scale[0]`: the scales are scale[0] + k/10 for k in 0..scale_steps."
+    return round((scale[1] - scale[0]) * 10)
+
 # %% ../nbs/03_data.ipynb #602da39b
 class TestTransform:
     "Normalised image (optionally resized to `size`=(H, W)) and the native label."
@@ -132,8 +138,7 @@ class TrainTransform:
     def __call__(self, rgb, label, rng:random.Random|None=None):
         rng = rng or self.rng
         edge = boundary_target(label)
-        steps = round((self.scale[1] - self.scale[0]) * 10)
-        s = self.scale[0] + rng.randint(0, steps) / 10
+        s = self.scale[0] + rng.randint(0, scale_steps(self.scale)) / 10
         h, w = round(label.shape[0] * s), round(label.shape[1] * s)
         rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)
         label, edge = (cv2.resize(a, (w, h), interpolation=cv2.INTER_NEAREST) for a in (label, edge))

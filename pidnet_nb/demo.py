@@ -4,28 +4,45 @@
 
 # %% ../nbs/20_demo.ipynb #7ad7b22d
 from __future__ import annotations
-import time
+import json, time
 from pathlib import Path
 
-from .config import build_dataset, get_config, load_model
-from .core import Table, atomic_write, cpu_int8, project_file, write_json
+from .config import build_dataset, example_input, get_config, load_model
+from .core import Table, atomic_write, cpu_int8, machine, project_file, write_json
 from .deploy import COMPILE_FILES
 from .masks import mask_grid, StagePredictions
 from .metrics import evaluate
 from .qat import SHIPPED_QAT
-from .quant import DEFAULT_CALIB, calibrate_config, example_input
 from .runtime import OrtPredictor, bench_onnx, bench_torch
 from .report import report_html, write_compile_pages
-from .stages import compile_config, stage_predictor
+from .stages import calibrate_from_config, compile_checkpoint, stage_predictor
 
 # %% auto #0
-__all__ = ['demo_scores', 'demo_latency', 'results_table', 'run_demo']
+__all__ = ['DEMO_RECORD', 'demo_estimate', 'demo_scores', 'demo_latency', 'results_table', 'run_demo']
+
+# %% ../nbs/20_demo.ipynb #029795c8
+DEMO_RECORD = 'pretrained_models/camvid/results/demo.json'  # a full `pidnet-nb demo` run's results.json
+
+def demo_estimate(model, # the float model
+                  example, # an input of the deployed shape
+                  record=DEMO_RECORD # a full run's results.json
+                 ) -> tuple:
+    "(seconds, the line saying so): the recorded run's time, scaled by a one-thread PyTorch forward pass timed here."
+    path = project_file(record)
+    if not path.is_file(): return None, f'no estimate ({record} is missing)'
+    r = json.loads(path.read_text())
+    then = next(p['mean_ms'] for p in r['perf'] if p['model'] == 'pytorch eager fp32')
+    now = bench_torch(model, example, 1, frames=3, warmup=1)['mean_ms']
+    seconds = r['seconds'] * now / then
+    return seconds, (f'about {seconds / 60:.0f} minutes here: the recorded run took {r["seconds"] / 60:.1f} on {r["cpu"]} '
+                     f'({r["cpu_int8"]}), and a float forward pass takes {now:.0f} ms here, {then:.0f} ms there '
+                     '(a rough guide: int8 kernels differ more between CPU kinds than float ones)')
 
 # %% ../nbs/20_demo.ipynb #13abe050
-def demo_scores(cfg, model, test, calib_file:Path, comp:Path, limit:int|None, progress:bool) -> tuple:
-    "Step 3, ({stage: scores}, {stage: predictor}): float, calib and int8 of `calib_file`, and the int8 model in `comp`, in one pass."
+def demo_scores(cfg, model, test, calib, comp:Path, limit:int|None, progress:bool) -> tuple:
+    "Step 3, ({stage: scores}, {stage: predictor}): float, calib and int8 of `calib` (step 1's), and the int8 model in `comp`, in one pass."
     predictors, whats = {'float': model}, {'float': 'float: PyTorch model'}
-    for stage in ('calib', 'int8'): predictors[stage], whats[stage] = stage_predictor(cfg, model, stage, calib_file)
+    for stage in ('calib', 'int8'): predictors[stage], whats[stage] = stage_predictor(cfg, model, stage, calib)
     predictors['qat int8'], whats['qat int8'] = OrtPredictor(comp / COMPILE_FILES['int8']), 'int8: the QAT file compiled in step 2, ONNX Runtime'
     n = min(limit or len(test), len(test))
     print(f'3/5 accuracy of float, calib, int8 and the QAT int8 on {n} test images, each image read once')
@@ -63,10 +80,11 @@ def run_demo(out='report', # report folder
     start, out = time.time(), Path(out)
     cfg = get_config('camvid/pidnet_small_camvid', ['DATASET.ROOT', str(data)] if data else [])
     model, test, comp = load_model(cfg), build_dataset(cfg), out / 'compile'
-    print('1/5 calibration'); calibrate_config(cfg, model, out / 'calibration', calib_batches, progress=progress)
-    print('2/5 compile the QAT model'); summary = compile_config(cfg, model, project_file(SHIPPED_QAT), comp, progress=progress)
+    if not limit: print(f'{len(test)} test images, every stage: {demo_estimate(model, example_input(cfg))[1]}')
+    print('1/5 calibration'); cal = calibrate_from_config(cfg, model, out / 'calibration', batches=calib_batches, progress=progress)
+    print('2/5 compile the QAT model'); summary = compile_checkpoint(cfg, model, project_file(SHIPPED_QAT), comp, progress=progress)
     write_compile_pages(comp)
-    scores, predictors = demo_scores(cfg, model, test, out / DEFAULT_CALIB, comp, limit, progress)
+    scores, predictors = demo_scores(cfg, model, test, cal, comp, limit, progress)  # the calibration as it is, not read back
     print('4/5 latency, one thread, side by side'); perf = demo_latency(cfg, model, comp, frames)
     print('5/5 masks'); preds = StagePredictions(test, {k: predictors[k] for k in ('float', 'calib', 'int8')}, cfg.MODEL.ALIGN_CORNERS)
     n = min(limit or len(test), len(test))
@@ -75,8 +93,7 @@ def run_demo(out='report', # report folder
     results, seconds = results_table(scores, perf, comp), time.time() - start
     write_json({'results': results.rows, 'perf': perf, 'compile': {k: summary[k] for k in ('parity', 'nodes', 'files')},
                 'per_class_iou': {k: s.to_dict(k)['per_class_iou'] for k, s in scores.items()}, 'seconds': seconds,
-                'cpu_int8': cpu_int8()},
-               out / 'results.json')
+                'cpu': machine(), 'cpu_int8': cpu_int8()}, out / 'results.json')
     atomic_write(out / 'index.html', report_html(results, scores, perf, summary, masks, seconds))
     print(results, Table(perf, title='latency, 1 thread'), f'report: {out / "index.html"} ({seconds:.0f} s)', sep='\n\n')
     return {'results': results, 'perf': perf, 'seconds': seconds}

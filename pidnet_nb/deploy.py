@@ -13,7 +13,7 @@ from torch import nn
 
 from tqdm.auto import tqdm
 
-from .anatomy import BRANCH
+from .anatomy import BRANCH, flop_counts
 from .core import Record, Table, atomic_path, atomic_write
 from .runtime import OpenVinoPredictor, OrtPredictor, check_onnx, export_onnx, optimize_onnx, write_openvino
 
@@ -27,7 +27,6 @@ def layer_costs(model:nn.Module, # the float model
                 act_bytes:int=1 # bytes per activation value (1: int8)
                ) -> Table:
     "Static per-layer estimate: MACs (PyTorch's FLOP counter), parameters, output activation bytes and MAC share."
-    from torch.utils.flop_counter import FlopCounterMode
     rows = []
     def hook(name):
         def fn(m, inp, out):
@@ -37,10 +36,9 @@ def layer_costs(model:nn.Module, # the float model
         return fn
     hooks = [m.register_forward_hook(hook(name)) for name, m in model.named_modules() if not list(m.children())]
     try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter: model.eval()(example[:1])
+        flops = flop_counts(model.eval(), example[:1])
     finally:
         for h in hooks: h.remove()
-    flops = counter.get_flop_counts()
     for r in rows: r['MACs (M)'] = sum(flops.get(f'{type(model).__name__}.{r["layer"]}', {}).values()) / 2e6
     total = sum(r['MACs (M)'] for r in rows)
     for r in rows: r['share (%)'] = 100 * r['MACs (M)'] / total
@@ -97,12 +95,12 @@ def parity(reference, candidate, images:list) -> dict:
 COMPILE_FILES = {'fp32': 'model_fp32.onnx', 'int8': 'model_int8.onnx', 'deployable': 'model_int8_optimized.onnx',
                  'openvino': 'model_int8.xml'}  # the models a compile folder holds (the IR's weights: its .bin)
 
-def write_routes(backend, prepared, model:nn.Module, example:torch.Tensor, out:Path) -> dict:
+def write_routes(calib, model:nn.Module, example:torch.Tensor, out:Path) -> dict:
     "Write every route into `out`: fp32 and int8 ONNX, ONNX Runtime's optimized int8, OpenVINO's IR if installed; {check: (reference, model)}."
     fp32 = export_onnx(model, example, out / COMPILE_FILES['fp32'])
-    int8 = export_onnx(backend.convert(prepared), example, out / COMPILE_FILES['int8'])
+    int8 = export_onnx(calib.integer_model, example, out / COMPILE_FILES['int8'])
     optimize_onnx(int8, out / COMPILE_FILES['deployable'])
-    pairs = {'fp32_onnx_vs_pytorch': (model, OrtPredictor(fp32)), 'int8_onnx_vs_fake_quant': (backend.fake_quant(prepared), OrtPredictor(int8))}
+    pairs = {'fp32_onnx_vs_pytorch': (model, OrtPredictor(fp32)), 'int8_onnx_vs_fake_quant': (calib.fake_quant_model, OrtPredictor(int8))}
     ir = out / COMPILE_FILES['openvino']
     for f in (ir, ir.with_suffix('.bin')): f.unlink(missing_ok=True)  # never an IR left from an earlier compile
     if importlib.util.find_spec('openvino'):
@@ -112,25 +110,23 @@ def write_routes(backend, prepared, model:nn.Module, example:torch.Tensor, out:P
 
 # %% ../nbs/14_deploy.ipynb #c59ac46b
 def compile_onnx(model:nn.Module, # the float model the calibration belongs to
-                 backend, # the open backend (`load_calibrated`)
-                 prepared, # its calibrated or QAT model
-                 tag:dict, # the checkpoint's settings
+                 calib, # its open-backend calibration or QAT (a `Calibration`)
                  example:torch.Tensor, # an input of the deployed shape
                  parity_set, # (image, ...) items, e.g. test images, for the parity check
                  out_dir='compile', # where the models and reports go
                  parity_images:int=4, # images of `parity_set` for the parity check
                  progress:bool=True # show a progress bar
                 ) -> Record:
-    "Write every int8 route of `prepared`, its check and the estimates to `out_dir`; returns the summary."
+    "Write every int8 route of `calib`'s model, its check and the estimates to `out_dir`; returns the summary."
     out = Path(out_dir)
     steps = tqdm(total=3, desc='compile', disable=not progress)
-    pairs, deployable = write_routes(backend, prepared, model, example, out), out / COMPILE_FILES['deployable']; steps.update()
+    pairs, deployable = write_routes(calib, model, example, out), out / COMPILE_FILES['deployable']; steps.update()
     check = check_onnx(deployable)
     atomic_write(out / 'check.json', json.dumps(check, indent=1))
     write_estimates(model, example, out); steps.update()
     images = [parity_set[i][0] for i in range(min(parity_images, len(parity_set)))]
     files = sorted([*out.glob('*.onnx'), *out.glob('*.xml')])
-    summary = Record({'calibration': tag, 'deployable': deployable.name, 'files': {p.name: p.stat().st_size for p in files},
+    summary = Record({'calibration': calib.settings, 'deployable': deployable.name, 'files': {p.name: p.stat().st_size for p in files},
                       'nodes': check['totals'], 'float_convolutions': [r['node'] for r in check['float_heavy']],
                       'parity': {k: parity(a, b, images) for k, (a, b) in pairs.items()}})
     atomic_write(out / 'summary.json', json.dumps(summary, indent=1)); steps.update(); steps.close()

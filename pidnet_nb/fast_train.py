@@ -13,11 +13,11 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .config import build_dataset, build_model
-from .core import IMAGENET_MEAN, IMAGENET_STD, PidnetError, atomic_save, atomic_write, load_tensors, write_json
-from .data import IGNORE, boundary_target
-from .model import load_pretrained
-from .train import PIDNetLoss, export_weights, poly_lr, sgd_settings, train_dtype
+from .config import build_dataset, train_scales
+from .core import PidnetError, atomic_save, atomic_write, load_tensors, normalize, resume_checkpoint, write_json
+from .data import IGNORE, boundary_target, scale_steps
+from .train import (PIDNetLoss, autocast_settings, default_device, epoch_seed, export_weights, model_and_optimizer,
+                             poly_lr)
 
 # %% auto #0
 __all__ = ['write_pack', 'load_pack', 'augment', 'warmup_poly', 'train_epoch', 'fast_train']
@@ -87,17 +87,16 @@ def augment(images, labels, edges, # uint8 batches (n, 3, H, W), (n, H, W), (n, 
            ):
     "Normalised images (n, 3, h, w), labels (n, h, w) with `IGNORE` in the padding, and boundary targets."
     n, _, H, W = images.shape
-    s = scale[0] + torch.randint(0, round((scale[1] - scale[0]) * 10) + 1, (n,), generator=generator) / 10
+    s = scale[0] + torch.randint(0, scale_steps(scale) + 1, (n,), generator=generator) / 10
     free = lambda size, c: ((size * s).round() - c).clamp(min=0) + 1
     draws = torch.stack([s, (torch.rand(n, generator=generator) * free(H, crop[0])).floor(),
                          (torch.rand(n, generator=generator) * free(W, crop[1])).floor(), (torch.rand(n, generator=generator) < 0.5) & flip])
     s, y0, x0, flips = draws.to(images.device)  # one small copy; the grids are built on the device
     grid, inside = _crop_grid(crop, H, W, s, y0, x0, flips.bool())
     pick = lambda t, mode, pad: F.grid_sample(t.float(), grid, mode=mode, padding_mode=pad, align_corners=False)
-    mean, std = (images.new_tensor(v, dtype=torch.float32).view(1, 3, 1, 1) * 255 for v in (IMAGENET_MEAN, IMAGENET_STD))
     img = pick(images, 'bilinear', 'border') * inside[:, None]  # edge pixels repeat as in cv2.resize; padding is black
     lab = pick(labels[:, None], 'nearest', 'border')[:, 0].long()
-    return (img - mean) / std, torch.where(inside, lab, IGNORE), pick(edges[:, None], 'nearest', 'border')[:, 0] * inside
+    return normalize(img), torch.where(inside, lab, IGNORE), pick(edges[:, None], 'nearest', 'border')[:, 0] * inside
 
 # %% ../nbs/08_fast_train.ipynb #da23f8a2
 def warmup_poly(base:float, # the peak learning rate
@@ -141,12 +140,9 @@ def _fit_epochs(epochs:int, # epochs planned
 # %% ../nbs/08_fast_train.ipynb #f2e9f7bb
 def _resume(ckpt:Path, model, optimizer, plan:dict) -> dict:
     "The state of a compatible checkpoint at `ckpt` (weights and optimizer restored), else a fresh state."
-    fresh = {'epoch': 0, 'step': 0, 'seconds': 0.0, 'loss': [], 'log': [], 'fitted': False, 'pace': 0.0, **plan}
-    if not ckpt.exists(): return fresh
-    c = load_tensors(ckpt, 'training checkpoint')
-    changed = {k: (c.get(k), v) for k, v in plan.items() if k != 'epochs' and c.get(k) != v}
-    if changed:
-        print(f'{ckpt}: written with other settings (checkpoint, now: {changed}); starting over'); return fresh
+    fresh = {'epoch': 0, 'step': 0, 'seconds': 0.0, 'loss': [], 'log': [], 'fitted': False, 'pace': 0.0, **plan, 'tag': plan}
+    c = resume_checkpoint(ckpt, 'training checkpoint', plan, ('model', 'optimizer'), ignore=('epochs',))  # a budget may shorten the run
+    if c is None: return fresh
     model.load_state_dict(c['model']); optimizer.load_state_dict(c['optimizer'])
     print(f'resumed from {ckpt} at epoch {c["epoch"]} of {c["epochs"]}')
     return {k: c.get(k, v) for k, v in fresh.items()}
@@ -159,31 +155,26 @@ def fast_train(cfg, # the config: MODEL, LOSS, TRAIN (LR, MOMENTUM, WD, NESTEROV
                minutes:float|None=None, device:str|None=None, compile:bool|None=None, seed:int=0, save_every:int=50,
                stop_after:int|None=None, progress:bool=True) -> dict: # stop_after: end this call after N epochs (a run in pieces)
     "Train from scratch on the pack's data held on `device`; returns the final state. Rerun to resume."
-    out, device = Path(out), torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
-    torch.manual_seed(seed)
+    out, device = Path(out), default_device(device)
     data = load_pack(pack, device)
     if data['num_classes'] not in (None, cfg.DATASET.NUM_CLASSES):
         raise PidnetError(f'{pack}: a pack of {data["num_classes"]} classes, the config has {cfg.DATASET.NUM_CLASSES}; write one for this config')
     if data['split'] != cfg.DATASET.TRAIN_SET: print(f'note: {pack} holds {data["split"]}, not TRAIN_SET {cfg.DATASET.TRAIN_SET}')
-    model = build_model(cfg, augment=True)
-    if cfg.MODEL.PRETRAINED: print(load_pretrained(model, cfg.MODEL.PRETRAINED, strict=False))
-    model = model.to(device, memory_format=torch.channels_last).train()
     lr = lr or cfg.TRAIN.LR * batch / cfg.TRAIN.BATCH_SIZE_PER_GPU
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, **sgd_settings(cfg))
+    model, optimizer = model_and_optimizer(cfg, device, seed, lr)
     plan = {'epochs': epochs, 'batch': batch, 'lr': lr, 'warmup': warmup, 'seed': seed, 'images': len(data['images'])}
     state = _resume(out / 'checkpoint.pt', model, optimizer, plan)
     net = torch.compile(model) if (device.type == 'cuda' if compile is None else compile) else model
-    dtype = train_dtype(cfg.TRAIN.PRECISION, device)
-    amp = dict(device_type=device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
+    amp = autocast_settings(cfg.TRAIN.PRECISION, device)
     per_epoch = len(data['images']) // batch
     if per_epoch == 0: raise PidnetError(f'{pack}: {len(data["images"])} images make no batch of {batch}')
     run = dict(criterion=PIDNetLoss.from_config(cfg), optimizer=optimizer, data=data, crop=tuple(cfg.TRAIN.IMAGE_SIZE[::-1]),
-               batch=batch, amp=amp, scale=tuple(cfg.TRAIN.SCALE_RANGE) if cfg.TRAIN.MULTI_SCALE else (1.0, 1.0), flip=cfg.TRAIN.FLIP)
+               batch=batch, amp=amp, scale=train_scales(cfg), flip=cfg.TRAIN.FLIP)
     until = state['epoch'] + stop_after if stop_after else None
-    return _epochs(net, model, run, state, out, warmup, minutes, save_every, until, progress)
+    return _train_epochs(net, model, run, state, out, warmup, minutes, save_every, until, progress)
 
 # %% ../nbs/08_fast_train.ipynb #77fb143a
-def _report(model, run:dict, state:dict, out:Path, lr:float, save_every:int, stop:bool):
+def _log_and_save(model, run:dict, state:dict, out:Path, lr:float, save_every:int, stop:bool):
     "Log every ten epochs, checkpoint every `save_every` and when the call stops, all atomically; the weights at the end."
     pace = state['pace']  # images/s after the first epoch of the call (compilation excluded)
     end = state['epoch'] == state['epochs']
@@ -198,7 +189,7 @@ def _report(model, run:dict, state:dict, out:Path, lr:float, save_every:int, sto
                            lr=state['lr'], train_seconds=round(state['seconds']), images_per_s=round(pace, 1))
 
 # %% ../nbs/08_fast_train.ipynb #6259b2e9
-def _epochs(net, model, run:dict, state:dict, out:Path, warmup:int, minutes, save_every:int, until:int|None, progress:bool) -> dict:
+def _train_epochs(net, model, run:dict, state:dict, out:Path, warmup:int, minutes, save_every:int, until:int|None, progress:bool) -> dict:
     "Run the remaining epochs of `state` (shortened once to fit `minutes`, when the pace is known); returns `state`."
     per_epoch, start, first = len(run['data']['images']) // run['batch'], time.perf_counter() - state['seconds'], None
     lr_at = lambda s: warmup_poly(state['lr'], s, state['epochs'] * per_epoch, warmup * per_epoch)
@@ -209,8 +200,8 @@ def _epochs(net, model, run:dict, state:dict, out:Path, warmup:int, minutes, sav
             fit = _fit_epochs(state['epochs'], state['epoch'], time.perf_counter() - start, run['batch'] * per_epoch / state['pace'], minutes)
             if fit < state['epochs']: print(f'{state["epochs"]} epochs do not fit into {minutes} minutes at this pace: training {fit}')
             bar.total, state['epochs'], state['fitted'] = fit, fit, True
-            if fit == state['epoch']: _report(model, run, state, out, lr_at(state['step'] - 1), save_every, True); break
-        g = torch.Generator().manual_seed(state['seed'] * 100_003 + state['epoch'])
+            if fit == state['epoch']: _log_and_save(model, run, state, out, lr_at(state['step'] - 1), save_every, True); break
+        g = torch.Generator().manual_seed(epoch_seed(state['seed'], state['epoch']))
         losses = train_epoch(net, lr_at=lr_at, step=state['step'], g=g, **run)
         state.update(epoch=state['epoch'] + 1, step=state['step'] + len(losses), seconds=time.perf_counter() - start)
         state['loss'].append(sum(losses) / len(losses))
@@ -218,6 +209,6 @@ def _epochs(net, model, run:dict, state:dict, out:Path, warmup:int, minutes, sav
         if state['step'] > first[2]: state['pace'] = (state['step'] - first[2]) * run['batch'] / (time.perf_counter() - first[1])
         elif not state['pace']: state['pace'] = state['step'] * run['batch'] / state['seconds']
         bar.update(); bar.set_postfix(loss=f'{state["loss"][-1]:.3f}')
-        _report(model, run, state, out, lr_at(state['step'] - 1), save_every, state['epoch'] == until)
+        _log_and_save(model, run, state, out, lr_at(state['step'] - 1), save_every, state['epoch'] == until)
     bar.close()
     return state

@@ -20,7 +20,7 @@ __all__ = ['PIDNET_VARIANTS', 'LOSS_PREFIXES', 'WRAPPER_PREFIXES', 'AUX_HEADS', 
            'BasicBlock', 'Bottleneck', 'make_layer', 'single_block', 'SegHead', 'Pag', 'PyramidPooling', 'PAPPM',
            'DAPPM', 'Bag', 'LightBag', 'i_branch', 'p_branch', 'd_branch', 'fusion_and_heads', 'official_init',
            'PIDNet', 'pidnet', 'pidnet_s', 'pidnet_m', 'pidnet_l', 'map_checkpoint_key', 'read_checkpoint',
-           'LoadReport', 'load_pretrained']
+           'LoadReport', 'load_pretrained', 'weights_digest']
 
 # %% ../nbs/01_model.ipynb #ea7d963c
 def conv_bn(ni:int, nf:int, ks:int=1, stride:int=1, bn_momentum:float=0.1):
@@ -397,3 +397,14 @@ def load_pretrained(model:nn.Module, src:str|Path|Mapping, strict:bool=True) -> 
     report.loaded = list(good)
     if report.random: warnings.warn(f'{report.source}: left randomly initialised: {", ".join(report.random)}')
     return report
+
+# %% ../nbs/01_model.ipynb #7fc08639
+import hashlib
+
+def weights_digest(model:nn.Module) -> str:
+    "A short SHA-256 of `model`'s state dict (names, dtypes, values): which weights a calibration or compile belongs to."
+    h = hashlib.sha256()
+    for k, v in model.state_dict().items():
+        h.update(f'{k}:{v.dtype}:{tuple(v.shape)}'.encode())
+        h.update(v.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]

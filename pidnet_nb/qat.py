@@ -13,9 +13,9 @@ from torch import nn
 from torch.utils.data import DataLoader, RandomSampler
 from tqdm.auto import tqdm
 
-from .core import atomic_save, load_tensors, PidnetError
-from .quant import DEFAULT_CALIB, islands, load_calibrated, load_observers
-from .train import EpochSeeded, _rng_state, export_weights, ohem_cross_entropy, poly_lr, sgd_settings
+from .core import PidnetError, atomic_save, resume_checkpoint
+from .quant import islands, load_observers
+from .train import EpochSeeded, _rng_state, epoch_seed, export_weights, half_state, ohem_cross_entropy, poly_lr, sgd_settings
 
 # %% auto #0
 __all__ = ['LOSSES', 'SHIPPED_QAT', 'init_from_calibration', 'main_loss', 'distillation_loss', 'fine_tune', 'run_qat']
@@ -62,17 +62,11 @@ def distillation_loss(teacher:nn.Module, # the float model (eval mode; not train
 LOSSES = {'distill': lambda cfg, teacher: distillation_loss(teacher), 'labels': lambda cfg, teacher: main_loss(cfg)}
 
 # %% ../nbs/13_qat.ipynb #92e87c9a
-def _restore(ckpt:Path, tag:dict, net:nn.Module, optimizer) -> dict:
+def _restore(ckpt:Path, tag:dict, net:nn.Module, optimizer, resume:bool=True) -> dict:
     "The progress saved in `ckpt`, loaded into `net` and `optimizer` if it was made with `tag`; else a fresh start, and why."
     fresh = {'epoch': 0, 'step': 0, 'history': [], 'seconds': 0.0}
-    if not ckpt.exists(): return fresh
-    try: c = load_tensors(ckpt, 'QAT checkpoint')
-    except PidnetError as e: print(f'{e}; training from the start (it will be replaced)'); return fresh
-    if not (isinstance(c, dict) and {'tag', 'state', 'optimizer'} <= set(c)):
-        print(f'{ckpt} is not a QAT checkpoint: training from the start (it will be replaced)'); return fresh
-    if c['tag'] != tag:
-        changed = sorted(k for k in {**c['tag'], **tag} if c['tag'].get(k) != tag.get(k))
-        print(f'{ckpt} was made with other {", ".join(changed)}: training from the start (it will be replaced)'); return fresh
+    c = resume_checkpoint(ckpt, 'QAT checkpoint', tag, ('state', 'optimizer', 'rng', *fresh), resume=resume)
+    if c is None: return fresh
     load_observers(net, c['state']); optimizer.load_state_dict(c['optimizer']); torch.set_rng_state(c['rng']['torch'])
     print(f'resumed from {ckpt} at epoch {c["epoch"]}, step {c["step"]}')
     return {k: c[k] for k in fresh}
@@ -81,7 +75,7 @@ def _restore(ckpt:Path, tag:dict, net:nn.Module, optimizer) -> dict:
 def _epoch_batches(dataset, epoch:int, batch_size:int, workers:int, seed:int) -> DataLoader:
     "The batches of `epoch`: augmentation and order fixed by (seed, epoch), so a resumed run sees the same ones."
     if hasattr(dataset, 'set_epoch'): dataset.set_epoch(epoch)
-    order = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed * 100003 + epoch))
+    order = RandomSampler(dataset, generator=torch.Generator().manual_seed(epoch_seed(seed, epoch)))
     return DataLoader(dataset, batch_size, sampler=order, num_workers=workers, drop_last=True)
 
 # %% ../nbs/13_qat.ipynb #61094a8a
@@ -113,7 +107,7 @@ def fine_tune(net:nn.Module, # a QAT-prepared model, or a float model (the contr
     _check_run(dataset, lr, batch_size, epochs)
     optimizer = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=lr, **(sgd or {}))
     ckpt, total = out / 'qat-checkpoint.pt', epochs * (len(dataset) // batch_size)
-    state = _restore(ckpt, tag, net, optimizer) if resume else {'epoch': 0, 'step': 0, 'history': [], 'seconds': 0.0}
+    state = _restore(ckpt, tag, net, optimizer, resume)
     writer, start = SummaryWriter(str(out / 'tensorboard')), time.perf_counter() - state['seconds']
     for epoch in range(state['epoch'], epochs):
         for images, labels, *_ in tqdm(_epoch_batches(dataset, epoch, batch_size, workers, seed),
@@ -133,14 +127,13 @@ SHIPPED_QAT = 'pretrained_models/camvid/pidnet_s_camvid_qat.pt'  # the QAT resul
 
 def _half_parameters(net:nn.Module) -> dict:
     "`net`'s state dict with its trained parameters in half precision (quantizer state kept exact)."
-    names = {n for n, _ in net.named_parameters()}
-    return {k: v.half() if k in names else v for k, v in net.state_dict().items()}
+    return half_state(net.state_dict(), only={n for n, _ in net.named_parameters()})
 
 # %% ../nbs/13_qat.ipynb #f783db2f
 def run_qat(cfg, # the config: TRAIN.IMAGE_SIZE, the loss and SGD settings, WORKERS
             model:nn.Module, # the float model the calibration belongs to (and the teacher for distillation)
             train_set, # the training images with their augmentation (`build_dataset(cfg, train=True)`)
-            calib_file=DEFAULT_CALIB, # an open-backend calibration checkpoint
+            calib, # the open-backend `Calibration` QAT starts from (`load_calibrated`)
             out_dir='qat', # qat-checkpoint.pt (resumable), qat-checkpoint-last.pt, tensorboard/
             epochs:int=5, lr:float=2e-4, batch_size:int=8, # the poly schedule from `lr`
             freeze_observers:int|None=3, # first epoch (from 0) with the quantizer ranges frozen
@@ -149,16 +142,16 @@ def run_qat(cfg, # the config: TRAIN.IMAGE_SIZE, the loss and SGD settings, WORK
             resume:bool=True, progress:bool=True, # continue a stopped run; show progress
             limit:int|None=None # only the first N training images (tests)
            ) -> Path:
-    "QAT of `model` from the calibration `calib_file` (or, if `control`, the same fine-tuning in float); returns the file written."
-    b, calibrated, tag = load_calibrated(cfg, model, calib_file)
-    if tag['kind'] != 'calib' or b.name != 'open':
-        raise PidnetError(f'{calib_file}: QAT starts from an open-backend calibration, not a {tag["kind"]} checkpoint of the {b.name} backend')
+    "QAT of `model` from the calibration `calib` (or, if `control`, the same fine-tuning in float); returns the file written."
+    b, tag = calib.backend, calib.settings
+    if calib.kind != 'calib' or b.name != 'open':
+        raise PidnetError(f'{calib.path}: QAT starts from an open-backend calibration, not a {calib.kind} checkpoint of the {b.name} backend')
     settings = (tag['method'], islands(tag['float']), tag['scheme'])  # BatchNorm statistics frozen: eval mode, or folded for QAT
     net = model.eval() if control else init_from_calibration(  # at the training crop, [width, height] in the config
-        b.prepare(model, torch.zeros(batch_size, 3, *cfg.TRAIN.IMAGE_SIZE[::-1]), *settings, qat=True, weight_bits=tag['weight_bits']), calibrated)
+        b.prepare(model, torch.zeros(batch_size, 3, *cfg.TRAIN.IMAGE_SIZE[::-1]), *settings, qat=True, weight_bits=tag['weight_bits']), calib.prepared)
     if limit: train_set.pairs = train_set.pairs[:limit]
     if loss not in LOSSES: raise PidnetError(f'--loss {loss}: choose one of {sorted(LOSSES)}')
-    tag = {**tag, 'kind': 'control' if control else 'qat', 'calibration': Path(calib_file).name, 'loss': loss, 'epochs': epochs,
+    tag = {**tag, 'kind': 'control' if control else 'qat', 'calibration': Path(calib.path).name, 'loss': loss, 'epochs': epochs,
            'lr': lr, 'batch_size': batch_size, 'freeze_observers': freeze_observers, 'train_set': cfg.DATASET.TRAIN_SET, 'train_images': len(train_set)}
     teacher = copy.deepcopy(model).eval()  # the float model as it was: the control trains `model` itself
     state = fine_tune(net, EpochSeeded(train_set, train_set.transform), LOSSES[loss](cfg, teacher), out_dir, epochs, lr, batch_size,

@@ -4,23 +4,25 @@
 
 # %% ../nbs/10_quant.ipynb #cd612288
 from __future__ import annotations
-import copy, hashlib, importlib.util, random
+import contextlib, copy, importlib.util, random
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .config import build_dataset
-from .core import PidnetError, Table, atomic_save, load_tensors
+from .core import PidnetError, Table, atomic_save, load_tensors, resume_checkpoint
+from .model import weights_digest
 from .surgery import HORIZON_PASSES, add_stubs, apply_surgery, fold_batchnorm, keepdim_sum, module_name, rewrite_rsub
 
 # %% auto #0
 __all__ = ['CALIBRATION_METHODS', 'U8', 'S8', 'ACTIVATION_SCHEMES', 'WEIGHT_RANGES', 'DEFAULT_OVERRIDES', 'BACKENDS',
-           'CALIB_LAST', 'DEFAULT_CALIB', 'islands', 'override_for', 'never_negative', 'make_quantizer',
-           'export_for_quant', 'OpenBackend', 'HorizonSteps', 'qconfig_summary', 'horizon_available', 'HorizonBackend',
-           'get_backend', 'qconfig_report', 'load_observers', 'calibration_order', 'calibrate', 'example_input',
-           'weights_digest', 'calibrate_config', 'load_calibrated']
+           'CALIB_LAST', 'DEFAULT_CALIB', 'CALIB_SETTINGS', 'islands', 'override_for', 'never_negative',
+           'make_quantizer', 'export_for_quant', 'conv_feeds_batchnorm', 'convert', 'OpenBackend', 'HorizonSteps',
+           'qconfig_summary', 'horizon_available', 'HorizonBackend', 'get_backend', 'qconfig_report', 'load_observers',
+           'calibration_order', 'calibrate', 'Calibration', 'calibrate_model', 'load_calibrated']
 
 # %% ../nbs/10_quant.ipynb #d9e2b9eb
 CALIBRATION_METHODS = ('minmax', 'histogram', 'ema')
@@ -118,6 +120,23 @@ def export_for_quant(model:nn.Module, example:torch.Tensor) -> torch.fx.GraphMod
     return torch.export.export(apply_surgery(fold_batchnorm(model), (keepdim_sum, rewrite_rsub)), (example,)).module()
 
 
+# %% ../nbs/10_quant.ipynb #66c1fe4c
+def conv_feeds_batchnorm(gm:torch.fx.GraphModule) -> bool:
+    "Whether a BatchNorm in `gm` takes a convolution's output (through observers): what torchao's QAT folding looks for."
+    aten, conv = torch.ops.aten, {torch.ops.aten.conv1d.default, torch.ops.aten.conv2d.default}
+    def source(n):
+        while isinstance(n, torch.fx.Node) and n.op == 'call_module': n = n.args[0]  # observers, fake quantizers
+        return n
+    return any(n.op == 'call_function' and n.target in (aten.batch_norm.default, aten._native_batch_norm_legit_no_training.default)
+               and getattr(source(n.args[0]), 'target', None) in conv for n in gm.graph.nodes)
+
+def convert(prepared:torch.fx.GraphModule) -> torch.fx.GraphModule:
+    "`convert_pt2e` on a copy of `prepared`, without torchao's QAT conv-BatchNorm folding when there is nothing to fold."
+    from unittest import mock
+    from torchao.quantization.pt2e import quantize_pt2e
+    skip = contextlib.nullcontext() if conv_feeds_batchnorm(prepared) else mock.patch.object(quantize_pt2e, '_fold_conv_bn_qat', lambda m: m)
+    with skip: return quantize_pt2e.convert_pt2e(copy.deepcopy(prepared))
+
 # %% ../nbs/10_quant.ipynb #69d5e33b
 class OpenBackend:
     "torchao PT2E: torch.export, J5Quantizer, prepare_pt2e, calibrate, convert_pt2e."
@@ -134,10 +153,10 @@ class OpenBackend:
 
     def fake_quant(self, prepared):
         from torchao.quantization.pt2e import allow_exported_model_train_eval
-        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
-        return allow_exported_model_train_eval(convert_pt2e(copy.deepcopy(prepared)))  # so that .eval() works
+        return allow_exported_model_train_eval(convert(prepared))  # so that .eval() works
 
     convert = fake_quant  # PT2E's reference model is the integer model in Q/DQ form; ONNX Runtime runs it in int8
+    fake_quant_is_integer = True  # so one conversion serves both (`Calibration` below)
     exports_onnx = True  # its integer model is exported to ONNX and run by a runtime (the runtime chapter)
 
     def qconfig_report(self, prepared, example=None, out_dir=None):
@@ -165,6 +184,7 @@ class HorizonSteps:
         from horizon_plugin_pytorch.quantization import convert_fx
         return convert_fx(self.fake_quant(prepared))
 
+    fake_quant_is_integer = False  # `convert_fx` makes a new model
     exports_onnx = False  # a `convert_fx` model has no ONNX export: PyTorch runs it, as the walkthrough's `int_infer` does
 
     def qconfig_report(self, prepared, example, out_dir=None) -> str:
@@ -273,15 +293,8 @@ def calibrate(backend, prepared, dataset, out_dir='calibration', batches:int=100
     out, tag = Path(out_dir), tag or {}
     order = calibration_order(len(dataset), seed)
     ckpt, done = out / 'calib-checkpoint.pt', 0
-    if resume and ckpt.exists():
-        try: c = load_tensors(ckpt, 'calibration checkpoint')
-        except PidnetError as e: c = None; print(f'{e}; calibrating from the start (it will be replaced)')
-        if c is not None and not (isinstance(c, dict) and {'tag', 'state', 'batches'} <= set(c)):
-            c = None; print(f'{ckpt} is not a calibration checkpoint: calibrating from the start (it will be replaced)')
-        if c is not None and c['tag'] == tag: load_observers(prepared, c['state']); done = c['batches']
-        elif c is not None:
-            changed = sorted(k for k in {**c['tag'], **tag} if c['tag'].get(k) != tag.get(k))
-            print(f'{ckpt} was made with other {", ".join(changed)}: calibrating from the start (it will be replaced)')
+    c = resume_checkpoint(ckpt, 'calibration checkpoint', tag, ('state', 'batches'), resume=resume)
+    if c is not None: load_observers(prepared, c['state']); done = c['batches']
     total = min(batches, len(order) // batch_size)
     for b in tqdm(range(done, total), desc='calibrate', disable=not progress, initial=done, total=total):
         idx = order[b * batch_size:(b + 1) * batch_size]
@@ -292,48 +305,65 @@ def calibrate(backend, prepared, dataset, out_dir='calibration', batches:int=100
     return prepared
 
 # %% ../nbs/10_quant.ipynb #bcc6086e
-def example_input(cfg) -> torch.Tensor:
-    "A zero batch of one image at the config's `TEST.IMAGE_SIZE` ([width, height])."
-    w, h = cfg.TEST.IMAGE_SIZE
-    return torch.zeros(1, 3, h, w)
+CALIB_SETTINGS = {'kind': 'calib', 'method': 'minmax', 'scheme': 'u8', 'weight_bits': 8, 'backend': 'open'}  # of a checkpoint that does not say
 
-def weights_digest(model:nn.Module) -> str:
-    "A short SHA-256 of `model`'s state dict (names, dtypes, values): which weights a calibration belongs to."
-    h = hashlib.sha256()
-    for k, v in model.state_dict().items():
-        h.update(f'{k}:{v.dtype}:{tuple(v.shape)}'.encode())
-        h.update(v.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()[:16]
+@dataclass
+class Calibration:
+    "A calibration (or QAT) checkpoint, opened: what every later step reads of it."
+    path: Path # the checkpoint file
+    backend: object # `OpenBackend` or `HorizonBackend`
+    prepared: nn.Module = field(repr=False) # the prepared model, its observers (or fake quantizers) filled
+    settings: dict = field(default_factory=dict) # its `tag`: kind, method, scheme, weight_bits, backend, float, batches, weights, ...
+
+    @property
+    def kind(self) -> str: return self.settings['kind']  # 'calib', 'qat' or 'control'
+
+    @cached_property
+    def fake_quant_model(self) -> nn.Module: return self.backend.fake_quant(self.prepared)  # the calib stage, converted once
+
+    @cached_property
+    def integer_model(self) -> nn.Module:  # the int8 stage's source; the open backend's is the same model (Q/DQ form)
+        return self.fake_quant_model if self.backend.fake_quant_is_integer else self.backend.convert(self.prepared)
+
+    def __str__(self) -> str:
+        s = self.settings
+        return (f'{s["kind"]}, {self.backend.name} backend, {s["method"]}, {s["scheme"]}, {s["weight_bits"]}-bit weights, '
+                f'float islands: {", ".join(s["float"]) or "none"}')
 
 # %% ../nbs/10_quant.ipynb #fc220977
-def calibrate_config(cfg, # the config: DATASET.TRAIN_SET gives the calibration images
-                     model:nn.Module, # the float model (its weights' digest goes into the checkpoint)
-                     out_dir='calibration', # calib-checkpoint.pt (resumable) and `CALIB_LAST`
-                     batches:int=100, # calibration images, one a batch
-                     method:str='minmax', # the open backend's observer: 'minmax', 'histogram' or 'ema'
-                     backend:str='open', # 'open' (torchao PT2E) or 'horizon' (the plugin)
-                     resume:bool=True, # continue a calibration stopped part-way
-                     progress:bool=True, # show a progress bar
-                     scheme:str='u8', # activation format: 'u8', 'j5' or 'mixed' (see ACTIVATION_SCHEMES)
-                     float_modules=(), # modules kept in float (float islands); default: all int8
-                     weight_bits:int=8 # 8 (J5's weights) or 7 (exact on every x86 CPU; see WEIGHT_RANGES)
-                    ):
-    "Calibrate `model` on `cfg.DATASET.TRAIN_SET`, `float_modules` left in float; checkpoints in `out_dir`; returns (backend, prepared)."
+def calibrate_model(model:nn.Module, # the float model (its weights' digest goes into the checkpoint)
+                    example:torch.Tensor, # an input of the deployed shape (`example_input`)
+                    dataset, # the calibration images: items (image, ...)
+                    out_dir='calibration', # calib-checkpoint.pt (resumable) and `CALIB_LAST`
+                    batches:int=100, # calibration images, one a batch
+                    method:str='minmax', # the open backend's observer: 'minmax', 'histogram' or 'ema'
+                    backend:str='open', # 'open' (torchao PT2E) or 'horizon' (the plugin)
+                    resume:bool=True, # continue a calibration stopped part-way
+                    progress:bool=True, # show a progress bar
+                    scheme:str='u8', # activation format: 'u8', 'j5' or 'mixed' (see ACTIVATION_SCHEMES)
+                    float_modules=(), # modules kept in float (float islands); default: all int8
+                    weight_bits:int=8, # 8 (J5's weights) or 7 (exact on every x86 CPU; see WEIGHT_RANGES)
+                    names:dict|None=None # recorded with the settings, e.g. {'model': ..., 'weights': ...}
+                   ) -> Calibration:
+    "Calibrate `model` on `dataset`, `float_modules` left in float, with checkpoints in `out_dir`."
     if backend == 'horizon' and (method, scheme) != ('minmax', 'u8'):
         raise PidnetError("--method and --scheme choose the open backend's observers; the horizon backend uses the plugin's calibration qconfig")
     if backend == 'horizon': method, scheme = 'plugin', 'j5'  # what the plugin does, recorded as such
     unknown = [m for m in float_modules if m not in dict(model.named_modules())]
-    if unknown: raise PidnetError(f'--float {unknown[0]}: {cfg.MODEL.NAME} has no such module; name one, e.g. pag3, spp, final_layer')
+    if unknown: raise PidnetError(f'--float {unknown[0]}: the model has no such module; name one, e.g. pag3, spp, final_layer')
     b = get_backend(backend)
-    prepared = b.prepare(model, example_input(cfg), method, islands(float_modules), scheme, weight_bits=weight_bits)
-    ds = build_dataset(cfg, cfg.DATASET.TRAIN_SET)
-    tag = {'kind': 'calib', 'method': method, 'scheme': scheme, 'weight_bits': weight_bits, 'backend': backend, 'float': list(float_modules), 'batches': batches,
-           'model': cfg.MODEL.NAME, 'weights': cfg.TEST.MODEL_FILE, 'weights_sha256': weights_digest(model)}
-    return b, calibrate(b, prepared, ds, out_dir, batches, resume=resume, progress=progress, tag=tag)
+    prepared = b.prepare(model, example, method, islands(float_modules), scheme, weight_bits=weight_bits)
+    tag = {'kind': 'calib', 'method': method, 'scheme': scheme, 'weight_bits': weight_bits, 'backend': backend, 'float': list(float_modules),
+           'batches': batches, **(names or {}), 'weights_sha256': weights_digest(model)}
+    calibrate(b, prepared, dataset, out_dir, batches, resume=resume, progress=progress, tag=tag)
+    return Calibration(Path(out_dir) / CALIB_LAST, b, prepared, tag)
 
 # %% ../nbs/10_quant.ipynb #81108d29
-def load_calibrated(cfg, model:nn.Module, calib_file=DEFAULT_CALIB):
-    "(backend, prepared model, tag) from a calibration or QAT checkpoint: a fresh prepared model with its state."
+def load_calibrated(model:nn.Module, # the float model the checkpoint belongs to (its digest is checked)
+                    example:torch.Tensor, # an input of the deployed shape (`example_input`)
+                    calib_file=DEFAULT_CALIB # a calibration or QAT checkpoint
+                   ) -> Calibration:
+    "The `Calibration` of a checkpoint on disk: a fresh prepared model with its state, and its settings."
     calib_file = Path(calib_file)
     if not calib_file.is_file():
         raise FileNotFoundError(f'{calib_file}: no calibration checkpoint; run `pidnet-nb calibrate -c CFG` first')
@@ -344,7 +374,7 @@ def load_calibrated(cfg, model:nn.Module, calib_file=DEFAULT_CALIB):
     nonfinite = [k for k, v in c['state'].items() if torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all()]
     if nonfinite: raise PidnetError(f'{calib_file}: {len(nonfinite)} tensors hold NaN or infinite values (first: {nonfinite[0]}); '
                                     'the run that wrote it diverged: calibrate, or run QAT with a lower --lr, again')
-    tag = {'kind': 'calib', 'method': 'minmax', 'scheme': 'u8', 'weight_bits': 8, 'backend': 'open', **c['tag']}
+    tag = {**CALIB_SETTINGS, **c['tag']}
     if 'weights_sha256' in tag and tag['weights_sha256'] != weights_digest(model):
         raise PidnetError(f'{calib_file} was calibrated on other weights than the model given ({tag.get("weights")}); '
                          'calibrate this model again: `pidnet-nb calibrate -c CFG --restart`')
@@ -352,6 +382,6 @@ def load_calibrated(cfg, model:nn.Module, calib_file=DEFAULT_CALIB):
         raise PidnetError(f'{calib_file} was made by an older pidnet_nb that did not record its float islands; '
                           'calibrate again: `pidnet-nb calibrate -c CFG --restart`')
     b = get_backend(tag['backend'])
-    prepared = b.prepare(model, example_input(cfg), tag['method'], islands(tag['float']), tag['scheme'], qat=tag['kind'] == 'qat',
+    prepared = b.prepare(model, example, tag['method'], islands(tag['float']), tag['scheme'], qat=tag['kind'] == 'qat',
                          weight_bits=tag['weight_bits'])
-    return b, load_observers(prepared, c['state']), tag
+    return Calibration(calib_file, b, load_observers(prepared, c['state']), tag)

@@ -13,9 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import build_dataset
+from .config import build_dataset, example_input
 from .core import IMAGENET_MEAN, IMAGENET_STD, PidnetError, Record, Table, atomic_path, atomic_write, write_json
-from .quant import calibration_order, example_input, weights_digest
+from .model import weights_digest
+from .quant import calibration_order
 from .runtime import export_onnx
 
 # %% auto #0

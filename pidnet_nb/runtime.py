@@ -17,7 +17,7 @@ from .core import PidnetError, Record, Table, atomic_path, atomic_write, cpu_int
 __all__ = ['RUNTIMES', 'DATA_MOVEMENT', 'INT_TYPES', 'HEAVY_OPS', 'INT16_MAX', 'export_onnx', 'ort_session', 'OrtPredictor',
            'model_input', 'without_concat_bn', 'symmetric_activations', 'integer_resizes', 'openvino_form',
            'need_openvino', 'write_openvino', 'OpenVinoPredictor', 'runtime_predictor', 'optimize_onnx',
-           'node_precision', 'check_onnx', 'time_calls', 'cpu_model', 'bench_onnx', 'bench_torch', 'int8_conv_model',
+           'node_precision', 'check_onnx', 'time_calls', 'open_runner', 'bench_onnx', 'bench_torch', 'int8_conv_model',
            'int8_peak', 'pair_sums', 'conv_inputs', 'clipping_report', 'fused_vs_exact', 'saturation_note']
 
 # %% ../nbs/11_runtime.ipynb #3e565be8
@@ -242,7 +242,7 @@ def time_calls(fn, frames:int=50, warmup:int=5) -> dict:
             'frames': frames}
 
 # %% ../nbs/11_runtime.ipynb #b645d08b
-def cpu_model(path, threads:int=1, runtime:str|None=None) -> tuple:
+def open_runner(path, threads:int=1, runtime:str|None=None) -> tuple:
     "(run: numpy batch -> outputs, input shape) of a CPU model in `runtime` (default: OpenVINO for an `.xml` IR, else ONNX Runtime)."
     if (runtime or ('openvino' if Path(path).suffix == '.xml' else 'onnxruntime')) == 'openvino':
         m = OpenVinoPredictor(path, threads).model
@@ -251,8 +251,8 @@ def cpu_model(path, threads:int=1, runtime:str|None=None) -> tuple:
     return (lambda x: s.run(None, {s.get_inputs()[0].name: x})), s.get_inputs()[0].shape
 
 def bench_onnx(path, threads:int=1, frames:int=50, warmup:int=5, batch:int=1, runtime:str|None=None) -> dict:
-    "Latency (mean, p50, p99 ms) and throughput (images/s) of an ONNX (or OpenVINO `.xml`) model on the CPU (see `cpu_model`)."
-    run, shape = cpu_model(path, threads, runtime)
+    "Latency (mean, p50, p99 ms) and throughput (images/s) of an ONNX (or OpenVINO `.xml`) model on the CPU (see `open_runner`)."
+    run, shape = open_runner(path, threads, runtime)
     if isinstance(shape[0], int) and shape[0] != batch:
         raise PidnetError(f'{path} was exported for batch {shape[0]}, not {batch}; pass --batch {shape[0]} or export at batch {batch}')
     x = np.random.default_rng(0).standard_normal((batch, *shape[1:]), dtype=np.float32)

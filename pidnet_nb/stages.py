@@ -9,78 +9,94 @@ from pathlib import Path
 
 from torch import nn
 
-from .config import build_dataset
+from .config import build_dataset, example_input
 from .core import PidnetError
 from .deploy import compile_onnx
 from .horizon import horizon_compile
-from .quant import DEFAULT_CALIB, calibrate_config, example_input, load_calibrated
+from .quant import DEFAULT_CALIB, Calibration, calibrate_model, load_calibrated
 from .runtime import OrtPredictor, export_onnx, runtime_predictor, saturation_note
 
 # %% auto #0
-__all__ = ['STAGES', 'STAGE_NAMES', 'int8_predictor', 'stage_predictor', 'stage_predictors', 'compile_config', 'quick_stages']
+__all__ = ['STAGES', 'STAGE_NAMES', 'calibrate_from_config', 'open_calibration', 'int8_predictor', 'stage_predictor',
+           'stage_predictors', 'compile_checkpoint', 'quick_stages']
 
 # %% ../nbs/17_stages.ipynb #2750a5ec
 STAGES = ('float', 'calib', 'int8')  # the model's three forms
 STAGE_NAMES = {**{s: s for s in STAGES}, 'int_infer': 'int8'}  # every name a user may give, and its stage (int_infer: the walkthrough's)
 
+# %% ../nbs/17_stages.ipynb #c442803f
+def calibrate_from_config(cfg, # the config: DATASET.TRAIN_SET gives the images, TEST.IMAGE_SIZE the input shape
+                          model:nn.Module, # the float model, with its weights
+                          out_dir='calibration', # calib-checkpoint.pt (resumable) and `CALIB_LAST`
+                          **settings # `calibrate_model`'s: batches, method, backend, resume, progress, scheme, float_modules, weight_bits
+                         ) -> Calibration:
+    "`calibrate_model` on the config's calibration images, at its input size."
+    names = {'model': cfg.MODEL.NAME, 'weights': cfg.TEST.MODEL_FILE}
+    return calibrate_model(model, example_input(cfg), build_dataset(cfg, cfg.DATASET.TRAIN_SET), out_dir, names=names, **settings)
+
+def open_calibration(cfg, # the config: TEST.IMAGE_SIZE, the deployed input shape
+                     model:nn.Module, # the float model the checkpoint belongs to
+                     calib=DEFAULT_CALIB # a calibration or QAT checkpoint, or a `Calibration` (returned as it is)
+                    ) -> Calibration:
+    "The checkpoint `calib`, opened for `model` at the config's input size; each step below takes either."
+    return calib if isinstance(calib, Calibration) else load_calibrated(model, example_input(cfg), calib)
+
 # %% ../nbs/17_stages.ipynb #382e2c4e
-def int8_predictor(backend, # a backend of the quantization chapter (`get_backend`)
-                   prepared, # its calibrated (or QAT) model
+def int8_predictor(calib:Calibration, # a calibration or QAT checkpoint, opened
                    example, # an input of the deployed shape
                    runtime:str='onnxruntime' # the runtime of an exported model (see `RUNTIMES`)
                   ) -> tuple:
     "(predictor, description) of the integer model: exported to ONNX and run by `runtime`, or, the plugin's, run by PyTorch."
-    if not backend.exports_onnx:
+    if not calib.backend.exports_onnx:
         if runtime != 'onnxruntime': raise PidnetError(f"--runtime {runtime}: a horizon calibration runs in the plugin's own model; drop --runtime")
-        return backend.convert(prepared).eval(), "int8: the plugin's converted model, run by PyTorch"
+        return calib.integer_model.eval(), "int8: the plugin's converted model, run by PyTorch"
     with tempfile.TemporaryDirectory() as tmp:  # both runtimes have read the model once it is loaded (Linux)
-        return runtime_predictor(export_onnx(backend.convert(prepared), example, Path(tmp) / 'model_int8.onnx'), runtime)
+        return runtime_predictor(export_onnx(calib.integer_model, example, Path(tmp) / 'model_int8.onnx'), runtime)
 
 # %% ../nbs/17_stages.ipynb #6bb2b9ef
 def stage_predictor(cfg, # the config: test size, for the int8 export
                     model:nn.Module, # the float model, with its weights
                     stage:str, # float, calib or int8 (or a name of `STAGE_NAMES`)
-                    calib_file=DEFAULT_CALIB, # calibration or QAT checkpoint (calib, int8)
+                    calib=DEFAULT_CALIB, # calibration or QAT checkpoint (calib, int8): a file or a `Calibration`
                     runtime:str='onnxruntime' # the int8 runtime (see `RUNTIMES`)
                    ) -> tuple:
     "(predictor, description) of one stage of `model`."
     stage = STAGE_NAMES[stage]
     if stage == 'float': return model.eval(), 'float: PyTorch model'
-    b, prepared, tag = load_calibrated(cfg, model, calib_file)
-    what = (f'{tag["kind"]}, {b.name} backend, {tag["method"]}, {tag["scheme"]}, {tag["weight_bits"]}-bit weights, '
-            f'float islands: {", ".join(tag["float"]) or "none"}')
-    if stage == 'calib': return b.fake_quant(prepared), f'calib: fake-quant model ({what})'
-    predictor, runs = int8_predictor(b, prepared, example_input(cfg), runtime)
-    note = saturation_note(tag['weight_bits']) if b.exports_onnx else None  # x86 kernels without VNNI
-    return predictor, f'{runs} ({what})' + (f'\n{note}' if note else '')
+    cal = open_calibration(cfg, model, calib)
+    if stage == 'calib': return cal.fake_quant_model, f'calib: fake-quant model ({cal})'
+    predictor, runs = int8_predictor(cal, example_input(cfg), runtime)
+    note = saturation_note(cal.settings['weight_bits']) if cal.backend.exports_onnx else None  # x86 kernels without VNNI
+    return predictor, f'{runs} ({cal})' + (f'\n{note}' if note else '')
 
 # %% ../nbs/17_stages.ipynb #0e14e0d8
 def stage_predictors(cfg, # the config
                      model:nn.Module, # the float model
                      stages:list, # stage names: float, calib, int8
-                     calib_file=DEFAULT_CALIB, # calibration or QAT checkpoint of calib and int8
+                     calib=DEFAULT_CALIB, # calibration or QAT checkpoint of calib and int8: a file or a `Calibration`
                      runtime:str='onnxruntime', # the int8 runtime (see `RUNTIMES`)
                      verbose:bool=True # print what each stage is
                     ) -> dict:
-    "{stage: predictor} for each of `stages`."
+    "{stage: predictor} for each of `stages`, the checkpoint opened once."
     out = {}
+    if any(STAGE_NAMES.get(s) != 'float' for s in stages): calib = open_calibration(cfg, model, calib)
     for s in stages:
-        out[s], what = stage_predictor(cfg, model, s, calib_file, runtime)
+        out[s], what = stage_predictor(cfg, model, s, calib, runtime)
         if verbose: print(what)
     return out
 
 # %% ../nbs/17_stages.ipynb #8cac2d2a
-def compile_config(cfg, # the config: input size, test split for the parity check
-                   model:nn.Module, # the float model the checkpoint belongs to
-                   calib_file=DEFAULT_CALIB, # calibration or QAT checkpoint
-                   out_dir='compile', # where the models and reports go
-                   parity_images:int=4, # test images for the parity check (open backend)
-                   progress:bool=True # show a progress bar
-                  ) -> dict:
-    "Compile the int8 model of `calib_file` into `out_dir` with its backend's compiler; returns the summary."
-    backend, prepared, tag = load_calibrated(cfg, model, calib_file)
-    if backend.name == 'horizon': return horizon_compile(backend.convert(prepared), example_input(cfg), out_dir)
-    return compile_onnx(model, backend, prepared, tag, example_input(cfg), build_dataset(cfg, cfg.DATASET.TEST_SET), out_dir, parity_images, progress)
+def compile_checkpoint(cfg, # the config: input size, test split for the parity check
+                       model:nn.Module, # the float model the checkpoint belongs to
+                       calib=DEFAULT_CALIB, # calibration or QAT checkpoint: a file or a `Calibration`
+                       out_dir='compile', # where the models and reports go
+                       parity_images:int=4, # test images for the parity check (open backend)
+                       progress:bool=True # show a progress bar
+                      ) -> dict:
+    "Compile the int8 model of `calib` into `out_dir` with its backend's compiler; returns the summary."
+    cal = open_calibration(cfg, model, calib)
+    if cal.backend.name == 'horizon': return horizon_compile(cal.integer_model, example_input(cfg), out_dir)
+    return compile_onnx(model, cal, example_input(cfg), build_dataset(cfg, cfg.DATASET.TEST_SET), out_dir, parity_images, progress)
 
 # %% ../nbs/17_stages.ipynb #99d27ee8
 def quick_stages(cfg, # the config: TRAIN_SET images calibrate
@@ -90,6 +106,6 @@ def quick_stages(cfg, # the config: TRAIN_SET images calibrate
                 ) -> dict:
     "{'float', 'calib', 'int8'} predictors for `model` from a quick calibration on `calib_batches` training images."
     work = Path(work_dir or tempfile.mkdtemp())
-    backend, prepared = calibrate_config(cfg, model, work / 'calibration', batches=calib_batches, progress=False)
-    int8 = OrtPredictor(export_onnx(backend.convert(prepared), example_input(cfg), work / 'model_int8.onnx'))
-    return {'float': model.eval(), 'calib': backend.fake_quant(prepared), 'int8': int8}
+    cal = calibrate_from_config(cfg, model, work / 'calibration', batches=calib_batches, progress=False)
+    int8 = OrtPredictor(export_onnx(cal.integer_model, example_input(cfg), work / 'model_int8.onnx'))
+    return {'float': model.eval(), 'calib': cal.fake_quant_model, 'int8': int8}

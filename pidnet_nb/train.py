@@ -15,14 +15,15 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
 from .config import build_dataset, build_model
-from .core import PidnetError, atomic_save, load_tensors
+from .core import PidnetError, atomic_save, resume_checkpoint
 from .data import IGNORE
 from .metrics import evaluate
 from .model import load_pretrained
 
 # %% auto #0
-__all__ = ['ohem_cross_entropy', 'boundary_bce', 'boundary_aware_target', 'PIDNetLoss', 'EpochSeeded', 'export_weights',
-           'poly_lr', 'train_dtype', 'sgd_settings', 'train']
+__all__ = ['ohem_cross_entropy', 'boundary_bce', 'boundary_aware_target', 'PIDNetLoss', 'EpochSeeded', 'half_state',
+           'export_weights', 'poly_lr', 'train_dtype', 'autocast_settings', 'default_device', 'epoch_seed',
+           'sgd_settings', 'model_and_optimizer', 'train']
 
 # %% ../nbs/07_train.ipynb #c8dd77ef
 def ohem_cross_entropy(logits, target, thresh:float=0.9, min_kept:int=131072, ignore:int=IGNORE):
@@ -89,10 +90,15 @@ def _no_floats(o):
     if isinstance(o, (list, tuple)): return [_no_floats(v) for v in o]
     return o
 
+def half_state(state:dict, # a state dict
+               only=None # the names to halve (default: every floating tensor)
+              ) -> dict:
+    "`state` on the CPU with its floating tensors (or those of `only`) in half precision, the rest as they are: how weights ship."
+    return {k: (v.half() if v.is_floating_point() and (only is None or k in only) else v).cpu() for k, v in state.items()}
+
 def export_weights(model:nn.Module, path, **meta):
     "Save `model`'s state dict in half precision (integer buffers kept) with `meta`, as the shipped weights."
-    sd = {k: (v.half() if v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()}  # loads anywhere
-    atomic_save({'model': sd, 'meta': _no_floats(meta)}, path)
+    atomic_save({'model': half_state(model.state_dict()), 'meta': _no_floats(meta)}, path)  # loads anywhere
 
 # %% ../nbs/07_train.ipynb #32ec57e4
 def poly_lr(base:float, step:int, total:int, power:float=0.9) -> float:
@@ -107,14 +113,14 @@ def train_dtype(precision:str, # TRAIN.PRECISION: 'auto', 'bf16' or 'fp32'
               device.type == 'cpu' and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
     return torch.bfloat16 if precision == 'bf16' or native else None
 
-def _autocast(precision:str, device:torch.device) -> dict:
+def autocast_settings(precision:str, device:torch.device) -> dict:
     "`torch.autocast`'s arguments for `train_dtype`'s choice (disabled for fp32)."
     dtype = train_dtype(precision, device)
     return dict(device_type=device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
 
 def _setup_distributed(device:str|None) -> tuple:
     "(device, rank, world size) of this process; initialises the process group when launched by torchrun."
-    device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    device = default_device(device)
     world = int(os.environ.get('WORLD_SIZE', 1))
     if world > 1 and not dist.is_initialized():
         dist.init_process_group('nccl' if device.type == 'cuda' else 'gloo')
@@ -124,19 +130,28 @@ def _setup_distributed(device:str|None) -> tuple:
 def _rng_state():
     return {'torch': torch.get_rng_state(), 'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
 
+# %% ../nbs/07_train.ipynb #c0c5714a
+def default_device(device:str|None=None) -> torch.device:
+    "`device`, or CUDA where there is one, else the CPU."
+    return torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+
+def epoch_seed(seed:int, epoch:int) -> int:
+    "The seed of `epoch`'s random draws (order, augmentation) in a run seeded with `seed`: a resumed epoch draws the same."
+    return seed * 100_003 + epoch
+
 # %% ../nbs/07_train.ipynb #32f9d7ef
 def sgd_settings(cfg) -> dict:
     "SGD's settings besides the learning rate, from the config's TRAIN section."
     return dict(momentum=cfg.TRAIN.MOMENTUM, weight_decay=cfg.TRAIN.WD, nesterov=cfg.TRAIN.NESTEROV)
 
 # %% ../nbs/07_train.ipynb #db3379d0
-def _model_and_optimizer(cfg, device, seed:int) -> tuple:
-    "The training model (auxiliary heads; `MODEL.PRETRAINED` loaded unless resuming), channels-last on `device`, and its SGD."
+def model_and_optimizer(cfg, device, seed:int, lr:float|None=None, pretrained:bool=True) -> tuple:
+    "The training model (auxiliary heads; `MODEL.PRETRAINED` loaded if `pretrained`), channels-last on `device`, and its SGD at `lr` (default `TRAIN.LR`)."
     torch.manual_seed(seed)
     model = build_model(cfg, augment=True)
-    if cfg.MODEL.PRETRAINED and not cfg.TRAIN.RESUME: print(load_pretrained(model, cfg.MODEL.PRETRAINED, strict=False))
+    if cfg.MODEL.PRETRAINED and pretrained: print(load_pretrained(model, cfg.MODEL.PRETRAINED, strict=False))
     model = model.to(device, memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.TRAIN.LR, **sgd_settings(cfg))
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr or cfg.TRAIN.LR, **sgd_settings(cfg))
     return model, optimizer
 
 def _data(cfg, seed:int, limit:int|None, rank:int, world:int, device) -> tuple:
@@ -157,16 +172,15 @@ def _data(cfg, seed:int, limit:int|None, rank:int, world:int, device) -> tuple:
 def _resume_state(cfg, ckpt:Path, model, optimizer, rank:int, precision:str) -> dict:
     "The training state: fresh, or restored from `ckpt` (weights, optimizer, random state) with `TRAIN.RESUME`."
     state = {'epoch': cfg.TRAIN.BEGIN_EPOCH, 'step': 0, 'best_miou': -1.0, 'history': [], 'seconds': 0.0, 'precision': precision}
-    if cfg.TRAIN.RESUME and ckpt.exists():
-        c = load_tensors(ckpt, 'training checkpoint')
-        if c.get('precision', precision) != precision and rank == 0:
-            print(f'note: {ckpt} was trained in {c["precision"]}, this run trains in {precision} (TRAIN.PRECISION)')
-        c['precision'] = precision
-        model.load_state_dict(c['model']); optimizer.load_state_dict(c['optimizer'])
-        torch.set_rng_state(c['rng']['torch'])
-        state.update({k: c[k] for k in state if k in c})
-        if rank == 0: print(f'resumed from {ckpt} at epoch {state["epoch"]}, step {state["step"]}')
-    elif ckpt.exists() and rank == 0: print(f'{ckpt} exists but TRAIN.RESUME is False: training from the start (it will be replaced)')
+    say = print if rank == 0 else (lambda *a: None)
+    c = resume_checkpoint(ckpt, 'training checkpoint', {}, ('model', 'optimizer', 'rng'), resume=cfg.TRAIN.RESUME, say=say)
+    if c is None: return state
+    if c.get('precision', precision) != precision:
+        say(f'note: {ckpt} was trained in {c["precision"]}, this run trains in {precision} (TRAIN.PRECISION)')
+    model.load_state_dict(c['model']); optimizer.load_state_dict(c['optimizer'])
+    torch.set_rng_state(c['rng']['torch'])
+    state.update({k: c[k] for k in state if k in c and k != 'precision'})
+    say(f'resumed from {ckpt} at epoch {state["epoch"]}, step {state["step"]}')
     return state
 
 def _writer(out:Path, rank:int):
@@ -228,10 +242,10 @@ def train(cfg, # the config: model, data, schedule and losses (`MODEL`, `DATASET
          ) -> dict:
     "Train `cfg`'s model on `cfg.DATASET.TRAIN_SET`; returns the history. Writes checkpoints under `out_dir`."
     (device, rank, world), out, epochs = _setup_distributed(device), Path(out_dir or cfg.OUTPUT_DIR), cfg.TRAIN.END_EPOCH
-    model, optimizer = _model_and_optimizer(cfg, device, seed)
+    model, optimizer = model_and_optimizer(cfg, device, seed, pretrained=not cfg.TRAIN.RESUME)  # resuming: the checkpoint's weights
     ds, sampler, loader, val = _data(cfg, seed, limit, rank, world, device)
     net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    amp = _autocast(cfg.TRAIN.PRECISION, device)  # bf16 needs no loss scaling (fp16 training is not offered)
+    amp = autocast_settings(cfg.TRAIN.PRECISION, device)  # bf16 needs no loss scaling (fp16 training is not offered)
     state = _resume_state(cfg, out / 'checkpoint.pt', model, optimizer, rank, str(amp['dtype']).split('.')[-1])
     writer, criterion = _writer(out, rank), PIDNetLoss.from_config(cfg)
     lr_at, start = lambda step: poly_lr(cfg.TRAIN.LR, step, epochs * len(loader)), time.perf_counter() - state['seconds']

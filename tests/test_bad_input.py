@@ -207,7 +207,7 @@ def test_fewer_batches_start_over_and_say_why(tmp_path):
         return out, torch.load(tmp_path / 'c' / 'calib-checkpoint-last.pt', weights_only=True)
     _, three = calibrate(3)
     said, two = calibrate(2)
-    assert 'made with other batches: calibrating from the start' in said
+    assert 'made with other batches: starting over' in said
     assert two['tag']['batches'] == 2 and two['batches'] == 2
     observers = [k for k in three['state'] if k.endswith('max_val')]
     assert any(not torch.equal(three['state'][k], two['state'][k]) for k in observers)
@@ -231,7 +231,7 @@ def test_ctrl_c_keeps_the_checkpoint_and_says_how_to_resume(tmp_path):
         'pidnet-nb calibrate: interrupted; calibration checkpoints written so far are kept; rerun the same command to resume'
     assert 10 <= torch.load(ckpt, weights_only=True)['batches'] < 200
     rc, out, err = cli('calibrate', '-c', CFG, '--batches', 200, '--out', tmp_path / 'c', cwd=tmp_path)
-    assert rc == 0 and 'from the start' not in out, err[-2000:]  # the same command resumes
+    assert rc == 0 and 'starting over' not in out, err[-2000:]  # the same command resumes
     assert torch.load(tmp_path / 'c' / 'calib-checkpoint-last.pt', weights_only=True)['batches'] == 200
 
 

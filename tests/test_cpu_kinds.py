@@ -7,9 +7,9 @@ import shutil, subprocess, sys
 import numpy as np
 import pytest
 
-from pidnet_nb.config import build_dataset, get_config, load_model, weights_file
+from pidnet_nb.config import build_dataset, example_input, get_config, load_model, weights_file
 from pidnet_nb.core import cpu_int8, pairs_saturate
-from pidnet_nb.quant import example_input, load_calibrated
+from pidnet_nb.stages import open_calibration
 from pidnet_nb.runtime import export_onnx, int8_conv_model, write_openvino
 
 QEMU = shutil.which('qemu-x86_64')
@@ -44,8 +44,8 @@ def run_here_and_emulated(tmp_path, pairs):
                                          'no AVX2-only CPU to run the int8 kernels on')
 def test_shipped_int8_model_is_exact_on_an_avx2_cpu(tmp_path):
     cfg = get_config('camvid/pidnet_small_camvid')
-    backend, prepared, tag = load_calibrated(cfg, load_model(cfg, verbose=False), weights_file(cfg).parent / 'pidnet_s_camvid_qat.pt')
-    shipped = export_onnx(backend.convert(prepared), example_input(cfg), tmp_path / 'model_int8.onnx')
+    cal = open_calibration(cfg, load_model(cfg, verbose=False), weights_file(cfg).parent / 'pidnet_s_camvid_qat.pt')
+    shipped = export_onnx(cal.backend.convert(cal.prepared), example_input(cfg), tmp_path / 'model_int8.onnx')
     conv = int8_conv_model(tmp_path / 'one_conv.onnx', channels=64, size=(16, 16))  # 8-bit weights over the full range
     image = build_dataset(cfg)[0][0][None].numpy()
     probe = np.random.default_rng(0).uniform(0, 12, (1, 64, 16, 16)).astype(np.float32)  # codes across 0..240

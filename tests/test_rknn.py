@@ -10,7 +10,7 @@ import torch
 
 from pidnet_nb.config import build_dataset, get_config, load_model
 from pidnet_nb.metrics import evaluate
-from pidnet_nb.quant import weights_digest
+from pidnet_nb.model import weights_digest
 from pidnet_nb.rk3588 import parse_rknn_perf
 
 ROOT = Path(__file__).resolve().parent.parent

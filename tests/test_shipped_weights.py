@@ -37,15 +37,17 @@ QAT = WEIGHTS.parent / 'pidnet_s_camvid_qat.pt'  # the shipped QAT result (`pidn
 def test_qat_file_contract(tmp_path):
     from pidnet_nb.config import load_model
     from pidnet_nb.deploy import float_inputs
-    from pidnet_nb.quant import example_input, load_calibrated, weights_digest
+    from pidnet_nb.config import example_input
+    from pidnet_nb.model import weights_digest
+    from pidnet_nb.stages import open_calibration
     from pidnet_nb.runtime import export_onnx
     cfg = get_config('camvid/pidnet_small_camvid')
     model = load_model(cfg, verbose=False)
     c = torch.load(QAT, weights_only=True)
     assert QAT.stat().st_size <= 40e6 and c['tag']['kind'] == 'qat' and c['tag']['float'] == []
     assert c['tag']['weights_sha256'] == weights_digest(model)  # started from the shipped float weights
-    backend, prepared, tag = load_calibrated(cfg, model, QAT)
-    onnx = export_onnx(backend.convert(prepared), example_input(cfg), tmp_path / 'model_int8.onnx')
+    cal = open_calibration(cfg, model, QAT)
+    onnx = export_onnx(cal.backend.convert(cal.prepared), example_input(cfg), tmp_path / 'model_int8.onnx')
     assert float_inputs(onnx) == []  # all int8: every operation takes dequantized int8 inputs
     from pidnet_nb.runtime import INT16_MAX, conv_inputs, pair_sums
     assert c['tag']['weight_bits'] == 7  # the x86 file: no pair of int8 products can pass 16 bits on any x86 CPU
@@ -78,7 +80,7 @@ def test_every_record_belongs_to_the_shipped_weights():
     "Each evaluation record and the benchmark carry the digest of the float weights they were measured with."
     from pidnet_nb.config import load_model
     from pidnet_nb.core import project_file
-    from pidnet_nb.quant import weights_digest
+    from pidnet_nb.model import weights_digest
     digest = weights_digest(load_model(get_config('camvid/pidnet_small_camvid'), verbose=False))
     records = sorted((WEIGHTS.parent / 'results').glob('*.json')) + [project_file('bench/results-cpu.json')]
     stale = [f.name for f in records if json.loads(f.read_text()).get('weights_sha256') != digest]
