@@ -384,6 +384,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'pidnet_nb.rk3588.parse_rknn_perf': ('rknn.html#parse_rknn_perf', 'pidnet_nb/rk3588.py'),
                                   'pidnet_nb.rk3588.placement': ('rknn.html#placement', 'pidnet_nb/rk3588.py'),
                                   'pidnet_nb.rk3588.resize_target': ('rknn.html#resize_target', 'pidnet_nb/rk3588.py'),
+                                  'pidnet_nb.rk3588.rknn_report': ('rknn.html#rknn_report', 'pidnet_nb/rk3588.py'),
                                   'pidnet_nb.rk3588.rknn_settings': ('rknn.html#rknn_settings', 'pidnet_nb/rk3588.py'),
                                   'pidnet_nb.rk3588.rknn_simulator': ('rknn.html#rknn_simulator', 'pidnet_nb/rk3588.py'),
                                   'pidnet_nb.rk3588.rknn_stage': ('rknn.html#rknn_stage', 'pidnet_nb/rk3588.py'),

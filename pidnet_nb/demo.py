@@ -12,6 +12,7 @@ from .core import Table, atomic_write, cpu_int8, machine, project_file, write_js
 from .deploy import COMPILE_FILES
 from .masks import mask_grid, StagePredictions
 from .metrics import evaluate
+from .model import weights_digest
 from .qat import SHIPPED_QAT
 from .runtime import OrtPredictor, bench_onnx, bench_torch
 from .report import report_html, write_compile_pages
@@ -21,7 +22,7 @@ from .stages import calibrate_from_config, compile_checkpoint, stage_predictor
 __all__ = ['DEMO_RECORD', 'demo_estimate', 'demo_scores', 'demo_latency', 'results_table', 'run_demo']
 
 # %% ../nbs/20_demo.ipynb #029795c8
-DEMO_RECORD = 'pretrained_models/camvid/results/demo.json'  # a full `pidnet-nb demo` run's results.json
+DEMO_RECORD = 'pretrained_models/camvid/demo-run.json'  # a full `pidnet-nb demo` run's results.json
 
 def demo_estimate(model, # the float model
                   example, # an input of the deployed shape
@@ -93,7 +94,7 @@ def run_demo(out='report', # report folder
     results, seconds = results_table(scores, perf, comp), time.time() - start
     write_json({'results': results.rows, 'perf': perf, 'compile': {k: summary[k] for k in ('parity', 'nodes', 'files')},
                 'per_class_iou': {k: s.to_dict(k)['per_class_iou'] for k, s in scores.items()}, 'seconds': seconds,
-                'cpu': machine(), 'cpu_int8': cpu_int8()}, out / 'results.json')
+                'cpu': machine(), 'cpu_int8': cpu_int8(), 'weights_sha256': weights_digest(model)}, out / 'results.json')
     atomic_write(out / 'index.html', report_html(results, scores, perf, summary, masks, seconds))
     print(results, Table(perf, title='latency, 1 thread'), f'report: {out / "index.html"} ({seconds:.0f} s)', sep='\n\n')
     return {'results': results, 'perf': perf, 'seconds': seconds}

@@ -23,8 +23,8 @@ from .runtime import export_onnx
 __all__ = ['TARGETS', 'RKNN_RUNTIME', 'ALGORITHMS', 'ANSI', 'LAYER_ROW', 'ERROR_ROW', 'RKNN_FILES', 'BOARD_SCRIPT', 'RKNN_PERF',
            'need_rknn', 'toolkit_version', 'rknn_settings', 'toolkit_log', 'toolkit_error', 'build_rknn', 'placement',
            'off_npu', 'resize_target', 'interp_matrix', 'matmul_resizes', 'write_calibration_set', 'SimPredictor',
-           'module_names', 'layer_errors', 'compile_rknn', 'rknn_simulator', 'rknn_stage', 'board_script_rknn',
-           'parse_rknn_perf']
+           'module_names', 'layer_errors', 'compile_rknn', 'rknn_report', 'rknn_simulator', 'rknn_stage',
+           'board_script_rknn', 'parse_rknn_perf']
 
 # %% ../nbs/22_rknn.ipynb #77b5c83b
 TARGETS = ('rk3588',)  # the NPUs this chapter compiles for and simulates
@@ -289,14 +289,19 @@ def compile_rknn(cfg, # the config: test size, TRAIN_SET for calibration
     return report, r
 
 # %% ../nbs/22_rknn.ipynb #7543a714
+def rknn_report(rknn_file # a `compile_rknn` output
+               ) -> dict:
+    "The `rknn.json` record beside `rknn_file`, once every file of the compile is found there."
+    rknn_file = Path(rknn_file)
+    missing = [p.name for p in (rknn_file, *(rknn_file.with_name(n) for n in RKNN_FILES[::2])) if not p.is_file()]
+    if missing: raise FileNotFoundError(f'{rknn_file.parent}: no {", ".join(missing)}; run `pidnet-nb compile --target rk3588 --out {rknn_file.parent}` first')
+    return json.loads(rknn_file.with_name('rknn.json').read_text())
+
 def rknn_simulator(cfg, # the config: TRAIN_SET (the calibration images are rebuilt from it)
                    rknn_file='compile/model.rknn' # a `compile_rknn` output, with its rknn.json and model_npu.onnx beside it
                   ) -> tuple:
     "(SimPredictor, report) for a compiled `model.rknn`: rebuilt in this process from the files and settings beside it."
-    rknn_file = Path(rknn_file)
-    missing = [p.name for p in (rknn_file, *(rknn_file.with_name(n) for n in RKNN_FILES[::2])) if not p.is_file()]
-    if missing: raise FileNotFoundError(f'{rknn_file.parent}: no {", ".join(missing)}; run `pidnet-nb compile --target rk3588 --out {rknn_file.parent}` first')
-    report = json.loads(rknn_file.with_name('rknn.json').read_text())
+    rknn_file, report = Path(rknn_file), rknn_report(rknn_file)
     with tempfile.TemporaryDirectory() as d:
         listed = write_calibration_set(cfg, d, report['calibration']['images'], report['calibration']['seed'])
         r, _ = build_rknn(rknn_file.with_name('model_npu.onnx'), listed, report['settings'])
@@ -309,9 +314,9 @@ def rknn_stage(cfg, # the config
               ) -> tuple:
     "(predictor, description, record fields) of the simulated NPU model compiled into `rknn_file`."
     need_rknn()
+    if (digest := rknn_report(rknn_file)['weights_sha256']) != weights_digest(model):  # before the rebuild, not after it
+        raise PidnetError(f'{rknn_file} was compiled from other weights ({digest}); compile again with this TEST.MODEL_FILE')
     sim, report = rknn_simulator(cfg, rknn_file)
-    if report['weights_sha256'] != weights_digest(model):
-        raise PidnetError(f'{rknn_file} was compiled from other weights ({report["weights_sha256"]}); compile again with this TEST.MODEL_FILE')
     c = report['calibration']
     what = (f'int8: {report["target"]} NPU, simulated by rknn-toolkit2 {report["toolkit"]} (a rebuild of {rknn_file}; '
             f'{c["algorithm"]} calibration on {c["images"]} {c["split"]} images)')

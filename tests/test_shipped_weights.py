@@ -82,6 +82,6 @@ def test_every_record_belongs_to_the_shipped_weights():
     from pidnet_nb.core import project_file
     from pidnet_nb.model import weights_digest
     digest = weights_digest(load_model(get_config('camvid/pidnet_small_camvid'), verbose=False))
-    records = sorted((WEIGHTS.parent / 'results').glob('*.json')) + [project_file('bench/results-cpu.json')]
+    records = sorted((WEIGHTS.parent / 'results').glob('*.json')) + [project_file('bench/results-cpu.json'), WEIGHTS.parent / 'demo-run.json']
     stale = [f.name for f in records if json.loads(f.read_text()).get('weights_sha256') != digest]
     assert len(records) >= 7 and not stale, f'measured with other weights: {stale}'
