@@ -295,6 +295,7 @@ def resume_checkpoint(path, # the checkpoint a stopped run wrote
     except PidnetError as e: return _start_over(str(e), say)
     if not (isinstance(c, dict) and set(needs) <= set(c)): return _start_over(f'{path} is not a {what}', say)
     if 'tag' not in c and settings: return _start_over(f'{path} records no settings (an older pidnet_nb wrote it)', say)
-    changed = sorted(k for k in {**c.get('tag', {}), **settings} if k not in ignore and c['tag'].get(k) != settings.get(k))
+    saved = c.get('tag', {})
+    changed = sorted(k for k in {**saved, **settings} if k not in ignore and saved.get(k) != settings.get(k))
     if changed: return _start_over(f'{path} was made with other {", ".join(changed)}', say)
     return c
