@@ -67,7 +67,7 @@ def results_table(scores:dict, perf:list, comp:Path) -> Table:
     return Table([{'stage': k, 'mIoU': 100 * s.miou, 'retention (%)': 100 * s.miou / ref,
                    'latency (ms)': runtime[k]['mean_ms'] if k in runtime else nan, 'FPS': runtime[k]['fps'] if k in runtime else nan,
                    'model (MB)': sizes[k] / 1e6 if sizes[k] else nan} for k, s in scores.items()],
-                 title=f'CamVid test, {scores["float"].images} images at 360x480; latency: ONNX Runtime, 1 thread')
+                 title=f'CamVid test, {scores["float"].images} images at 360x480; latency: ONNX Runtime, 1 thread, on {machine()} ({cpu_int8()})')
 
 # %% ../nbs/20_demo.ipynb #87a29ad4
 def run_demo(out='report', # report folder

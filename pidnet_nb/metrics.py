@@ -4,19 +4,21 @@
 
 # %% ../nbs/04_metrics.ipynb #bbc33f66
 from __future__ import annotations
-import time
+import json, time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .core import PidnetError, Table
+from .core import PidnetError, Table, project_file
 from .data import IGNORE, Classes
 
 # %% auto #0
-__all__ = ['confusion_matrix', 'class_iou', 'class_accuracy', 'Scores', 'predict_logits', 'evaluate', 'plot_confusion']
+__all__ = ['RECORDS', 'confusion_matrix', 'class_iou', 'class_accuracy', 'Scores', 'predict_logits', 'evaluate',
+           'recorded_scores', 'plot_confusion']
 
 # %% ../nbs/04_metrics.ipynb #17c657f4
 def _class_ids(t:torch.Tensor, what:str, num_classes:int, extra:str=''):
@@ -118,6 +120,22 @@ def evaluate(predictor, # a model or any callable: normalised images (n, 3, H, W
                 cm[k] += confusion_matrix(pred, labels, len(classes)); secs[k] += time.perf_counter() - t
     if None in many: return Scores(cm[None], classes, images=n, seconds=time.perf_counter() - start)
     return {k: Scores(cm[k], classes, images=n, seconds=secs[k]) for k in many}  # seconds: each predictor's own
+
+# %% ../nbs/04_metrics.ipynb #0743b87b
+RECORDS = 'pretrained_models/camvid/results'  # `pidnet-nb eval --json` records of the shipped weights, all CamVid test images
+
+def recorded_scores(names:dict, # {row label: record file name in `folder`, without .json}
+                    folder=RECORDS, # a folder of `pidnet-nb eval --json` records
+                    title:str='CamVid test, recorded by `pidnet-nb eval --json`' # the table's title
+                   ) -> Table:
+    "The records `names` as one table: mIoU, images scored, the CPU's int8 kind (or the simulated target), weights digest."
+    rows = []
+    for label, name in names.items():
+        r = json.loads(project_file(Path(folder) / f'{name}.json').read_text())
+        kind = f'none: {r["target"]} simulated' if r.get('simulated') else r.get('cpu_int8', 'not recorded')
+        rows.append({'model': label, 'mIoU': 100 * r['miou'], 'images': r['images'], 'CPU int8': kind,
+                     'weights': r.get('weights_sha256', 'not recorded')})
+    return Table(rows, title)
 
 # %% ../nbs/04_metrics.ipynb #ad9da8c6
 def plot_confusion(scores:Scores, # the scores whose confusion matrix to draw

@@ -20,10 +20,10 @@ from .quant import calibration_order
 from .runtime import export_onnx
 
 # %% auto #0
-__all__ = ['TARGETS', 'RKNN_RUNTIME', 'ALGORITHMS', 'ANSI', 'LAYER_ROW', 'ERROR_ROW', 'RKNN_FILES', 'BOARD_SCRIPT', 'RKNN_PERF',
+__all__ = ['TARGETS', 'RKNN_RUNTIME', 'ALGORITHMS', 'ANSI', 'LAYER_ROW', 'RKNN_FILES', 'ERROR_ROW', 'BOARD_SCRIPT', 'RKNN_PERF',
            'need_rknn', 'toolkit_version', 'rknn_settings', 'toolkit_log', 'toolkit_error', 'build_rknn', 'placement',
-           'off_npu', 'resize_target', 'interp_matrix', 'matmul_resizes', 'write_calibration_set', 'SimPredictor',
-           'module_names', 'layer_errors', 'compile_rknn', 'rknn_report', 'rknn_simulator', 'rknn_stage',
+           'off_npu', 'resize_target', 'interp_matrix', 'matmul_resizes', 'write_calibration_set', 'compile_rknn',
+           'SimPredictor', 'module_names', 'layer_errors', 'rknn_report', 'rknn_simulator', 'rknn_stage',
            'board_script_rknn', 'parse_rknn_perf']
 
 # %% ../nbs/22_rknn.ipynb #77b5c83b
@@ -189,6 +189,55 @@ def write_calibration_set(cfg, # the config: DATASET.TRAIN_SET, TEST.IMAGE_SIZE
         np.save(folder / f'{k:04d}.npy', np.ascontiguousarray(rgb.transpose(2, 0, 1)[None])); names.append(f'{k:04d}.npy')
     return atomic_write(folder / 'dataset.txt', ''.join(f'{folder.resolve() / n}\n' for n in names))
 
+# %% ../nbs/22_rknn.ipynb #f6d86b2e
+RKNN_FILES = ('model_npu.onnx', 'model.rknn', 'rknn.json')  # what `compile_rknn` writes
+
+def _sha256(path) -> str: return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+def _export_rknn(rknn, path) -> Path:
+    "Write the built model to `path` atomically."
+    with atomic_path(path) as tmp, tempfile.TemporaryDirectory() as d:
+        with toolkit_log(Path(d) / 'export.log'): ok = rknn.export_rknn(str(tmp.resolve())) == 0
+        if not ok: raise PidnetError(f'export_rknn failed: {toolkit_error((Path(d) / "export.log").read_text(errors="replace"))}')
+    return Path(path)
+
+def _place(built, out):
+    "Copy `model_npu.onnx` and `model.rknn` from `built` into `out`, each atomically, the old rknn.json removed first."
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    (out / 'rknn.json').unlink(missing_ok=True)
+    for name in RKNN_FILES[:2]:
+        with atomic_path(out / name) as tmp: shutil.copyfile(Path(built) / name, tmp)
+
+# %% ../nbs/22_rknn.ipynb #4514da5e
+def compile_rknn(cfg, # the config: test size, TRAIN_SET for calibration
+                 model:nn.Module, # the float model, with its weights
+                 out_dir='compile', # where `RKNN_FILES` go
+                 target:str='rk3588', # the NPU (see `TARGETS`)
+                 images:int=100, # calibration images (our PTQ's)
+                 algorithm:str='normal' # the toolkit's calibration method (see `ALGORITHMS`)
+                ) -> tuple:
+    "Export, rewrite (`matmul_resizes`), calibrate and compile `model` for `target` into `out_dir`; (report, the built `RKNN`)."
+    import onnx
+    settings, out = rknn_settings(target, algorithm), Path(out_dir)
+    with tempfile.TemporaryDirectory() as d:
+        plain = export_onnx(model, example_input(cfg), Path(d) / 'plain.onnx', opset=18)
+        npu_form, rewritten = matmul_resizes(onnx.load(str(plain)))
+        onnx.save(npu_form, str(Path(d) / 'model_npu.onnx'))
+        start = time.perf_counter()
+        r, log = build_rknn(Path(d) / 'model_npu.onnx', write_calibration_set(cfg, Path(d) / 'calibration', images), settings)
+        seconds = time.perf_counter() - start
+        _export_rknn(r, Path(d) / 'model.rknn')
+        _place(d, out)
+    ops = placement(log)
+    report = Record({'target': target, 'toolkit': toolkit_version(), 'settings': settings, 'input_hw': list(example_input(cfg).shape[2:]),
+                     'weights_sha256': weights_digest(model),
+                     'calibration': {'split': cfg.DATASET.TRAIN_SET, 'images': images, 'seed': 0, 'algorithm': algorithm},
+                     'rknn_sha256': _sha256(out / 'model.rknn'), 'build_seconds': round(seconds, 1), 'resizes_rewritten': rewritten,
+                     'operators': {'NPU': sum(o['target'] == 'NPU' for o in ops.rows), 'CPU': len(off_npu(ops))},  # the runtime's input and output steps aside
+                     'off_npu': [{k: o[k] for k in ('op', 'name', 'input', 'output')} for o in off_npu(ops)]})
+    write_json(report, out / 'rknn.json')
+    return report, r
+
 # %% ../nbs/22_rknn.ipynb #1357ebd8
 class SimPredictor:
     "The toolkit's simulator as a predictor: normalised image batch in (back to uint8 RGB, as a camera gives), logits out."
@@ -239,55 +288,6 @@ def layer_errors(rknn, # a built `RKNN` (`build_rknn`)
     return Table([dict(layer=i, op=op, tensor=t, module=(names or {}).get(t, ''), entire=float(e), single=float(s))
                   for i, (op, t, e, s) in enumerate(rows)], title='simulated int8 against fp32, cosine per layer', fmt='{:.5f}')
 
-# %% ../nbs/22_rknn.ipynb #f6d86b2e
-RKNN_FILES = ('model_npu.onnx', 'model.rknn', 'rknn.json')  # what `compile_rknn` writes
-
-def _sha256(path) -> str: return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
-
-def _export_rknn(rknn, path) -> Path:
-    "Write the built model to `path` atomically."
-    with atomic_path(path) as tmp, tempfile.TemporaryDirectory() as d:
-        with toolkit_log(Path(d) / 'export.log'): ok = rknn.export_rknn(str(tmp.resolve())) == 0
-        if not ok: raise PidnetError(f'export_rknn failed: {toolkit_error((Path(d) / "export.log").read_text(errors="replace"))}')
-    return Path(path)
-
-def _place(built, out):
-    "Copy `model_npu.onnx` and `model.rknn` from `built` into `out`, each atomically, the old rknn.json removed first."
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    (out / 'rknn.json').unlink(missing_ok=True)
-    for name in RKNN_FILES[:2]:
-        with atomic_path(out / name) as tmp: shutil.copyfile(Path(built) / name, tmp)
-
-# %% ../nbs/22_rknn.ipynb #4514da5e
-def compile_rknn(cfg, # the config: test size, TRAIN_SET for calibration
-                 model:nn.Module, # the float model, with its weights
-                 out_dir='compile', # where `RKNN_FILES` go
-                 target:str='rk3588', # the NPU (see `TARGETS`)
-                 images:int=100, # calibration images (our PTQ's)
-                 algorithm:str='normal' # the toolkit's calibration method (see `ALGORITHMS`)
-                ) -> tuple:
-    "Export, rewrite (`matmul_resizes`), calibrate and compile `model` for `target` into `out_dir`; (report, the built `RKNN`)."
-    import onnx
-    settings, out = rknn_settings(target, algorithm), Path(out_dir)
-    with tempfile.TemporaryDirectory() as d:
-        plain = export_onnx(model, example_input(cfg), Path(d) / 'plain.onnx', opset=18)
-        npu_form, rewritten = matmul_resizes(onnx.load(str(plain)))
-        onnx.save(npu_form, str(Path(d) / 'model_npu.onnx'))
-        start = time.perf_counter()
-        r, log = build_rknn(Path(d) / 'model_npu.onnx', write_calibration_set(cfg, Path(d) / 'calibration', images), settings)
-        seconds = time.perf_counter() - start
-        _export_rknn(r, Path(d) / 'model.rknn')
-        _place(d, out)
-    ops = placement(log)
-    report = Record({'target': target, 'toolkit': toolkit_version(), 'settings': settings, 'input_hw': list(example_input(cfg).shape[2:]),
-                     'weights_sha256': weights_digest(model),
-                     'calibration': {'split': cfg.DATASET.TRAIN_SET, 'images': images, 'seed': 0, 'algorithm': algorithm},
-                     'rknn_sha256': _sha256(out / 'model.rknn'), 'build_seconds': round(seconds, 1), 'resizes_rewritten': rewritten,
-                     'operators': {'NPU': sum(o['target'] == 'NPU' for o in ops.rows), 'CPU': len(off_npu(ops))},  # the runtime's input and output steps aside
-                     'off_npu': [{k: o[k] for k in ('op', 'name', 'input', 'output')} for o in off_npu(ops)]})
-    write_json(report, out / 'rknn.json')
-    return report, r
-
 # %% ../nbs/22_rknn.ipynb #7543a714
 def rknn_report(rknn_file # a `compile_rknn` output
                ) -> dict:
@@ -298,10 +298,11 @@ def rknn_report(rknn_file # a `compile_rknn` output
     return json.loads(rknn_file.with_name('rknn.json').read_text())
 
 def rknn_simulator(cfg, # the config: TRAIN_SET (the calibration images are rebuilt from it)
-                   rknn_file='compile/model.rknn' # a `compile_rknn` output, with its rknn.json and model_npu.onnx beside it
+                   rknn_file='compile/model.rknn', # a `compile_rknn` output, with its rknn.json and model_npu.onnx beside it
+                   report:dict|None=None # its `rknn_report`, where the caller has read it already
                   ) -> tuple:
     "(SimPredictor, report) for a compiled `model.rknn`: rebuilt in this process from the files and settings beside it."
-    rknn_file, report = Path(rknn_file), rknn_report(rknn_file)
+    rknn_file, report = Path(rknn_file), report or rknn_report(rknn_file)
     with tempfile.TemporaryDirectory() as d:
         listed = write_calibration_set(cfg, d, report['calibration']['images'], report['calibration']['seed'])
         r, _ = build_rknn(rknn_file.with_name('model_npu.onnx'), listed, report['settings'])
@@ -314,9 +315,10 @@ def rknn_stage(cfg, # the config
               ) -> tuple:
     "(predictor, description, record fields) of the simulated NPU model compiled into `rknn_file`."
     need_rknn()
-    if (digest := rknn_report(rknn_file)['weights_sha256']) != weights_digest(model):  # before the rebuild, not after it
-        raise PidnetError(f'{rknn_file} was compiled from other weights ({digest}); compile again with this TEST.MODEL_FILE')
-    sim, report = rknn_simulator(cfg, rknn_file)
+    report = rknn_report(rknn_file)
+    if report['weights_sha256'] != weights_digest(model):  # before the rebuild, not after it
+        raise PidnetError(f'{rknn_file} was compiled from other weights ({report["weights_sha256"]}); compile again with this TEST.MODEL_FILE')
+    sim, report = rknn_simulator(cfg, rknn_file, report)
     c = report['calibration']
     what = (f'int8: {report["target"]} NPU, simulated by rknn-toolkit2 {report["toolkit"]} (a rebuild of {rknn_file}; '
             f'{c["algorithm"]} calibration on {c["images"]} {c["split"]} images)')
