@@ -299,7 +299,7 @@ def rknn_report(rknn_file # a `compile_rknn` output
 
 def rknn_simulator(cfg, # the config: TRAIN_SET (the calibration images are rebuilt from it)
                    rknn_file='compile/model.rknn', # a `compile_rknn` output, with its rknn.json and model_npu.onnx beside it
-                   report:dict|None=None # its `rknn_report`, where the caller has read it already
+                   report:dict|None=None # `rknn_report(rknn_file)`, where the caller has read it (and so checked the files)
                   ) -> tuple:
     "(SimPredictor, report) for a compiled `model.rknn`: rebuilt in this process from the files and settings beside it."
     rknn_file, report = Path(rknn_file), report or rknn_report(rknn_file)
