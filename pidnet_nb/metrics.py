@@ -124,18 +124,16 @@ def evaluate(predictor, # a model or any callable: normalised images (n, 3, H, W
 # %% ../nbs/04_metrics.ipynb #0743b87b
 RECORDS = 'pretrained_models/camvid/results'  # `pidnet-nb eval --json` records of the shipped weights, all CamVid test images
 
-def recorded_scores(names:dict, # {row label: record file name in `folder`, without .json}
+def recorded_scores(names:dict, # {row label: record file name in `folder`, without .json}; the first is retention's reference
                     folder=RECORDS, # a folder of `pidnet-nb eval --json` records
                     title:str='CamVid test, recorded by `pidnet-nb eval --json`' # the table's title
                    ) -> Table:
-    "The records `names` as one table: mIoU, images scored, the CPU's int8 kind (or the simulated target), weights digest."
-    rows = []
-    for label, name in names.items():
-        r = json.loads(project_file(Path(folder) / f'{name}.json').read_text())
-        kind = f'none: {r["target"]} simulated' if r.get('simulated') else r.get('cpu_int8', 'not recorded')
-        rows.append({'model': label, 'mIoU': 100 * r['miou'], 'images': r['images'], 'CPU int8': kind,
-                     'weights': r.get('weights_sha256', 'not recorded')})
-    return Table(rows, title)
+    "The records `names` as one table: mIoU, retention, pixel accuracy, images, the CPU's int8 kind (or the simulated target), weights."
+    found = {label: json.loads(project_file(Path(folder) / f'{name}.json').read_text()) for label, name in names.items()}
+    ref = next(iter(found.values()))['miou']
+    return Table([{'model': label, 'mIoU': 100 * r['miou'], 'retention (%)': 100 * r['miou'] / ref, 'pixel acc': 100 * r['pixel_acc'],
+                   'images': r['images'], 'CPU int8': f'none: {r["target"]} simulated' if r.get('simulated') else r.get('cpu_int8', 'not recorded'),
+                   'weights': r.get('weights_sha256', 'not recorded')} for label, r in found.items()], title)
 
 # %% ../nbs/04_metrics.ipynb #ad9da8c6
 def plot_confusion(scores:Scores, # the scores whose confusion matrix to draw
