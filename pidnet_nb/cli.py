@@ -4,15 +4,16 @@
 
 # %% ../nbs/21_cli.ipynb #986057a6
 from __future__ import annotations
-import argparse, json, math, os, re, sys
+import argparse, contextlib, json, math, os, re, signal, sys, threading
 
 import cv2
 from pathlib import Path
 
 from .anatomy import cost_table, official_parity, shape_walk
 from .config import build_dataset, dataset_classes, example_input, get_config, load_model
-from .core import PidnetError, Table, atomic_folder, cpu_int8, os_fault, writable_dir, writable_file, write_json
-from .deploy import COMPILE_FILES
+from .core import (PidnetError, Table, atomic_folder, cpu_int8, folder_lock, not_inputs, os_fault, replaceable,
+                           writable_dir, writable_file, write_json)
+from .deploy import COMPILE_FILES, COMPILE_REPORT
 from .demo import run_demo
 from .gpu import bench_gpu
 from .horizon import board_script, parse_hrt_perf
@@ -25,14 +26,15 @@ from .model import pidnet_s, weights_digest
 from .qat import LOSSES, run_qat
 from .quant import ACTIVATION_SCHEMES, BACKENDS, CALIB_LAST, CALIBRATION_METHODS, DEFAULT_CALIB, WEIGHT_RANGES
 from .rk3588 import ALGORITHMS, RKNN_RUNTIME, TARGETS, board_script_rknn, compile_rknn, need_rknn, parse_rknn_perf, rknn_stage
-from .runtime import RUNTIMES, bench_onnx, bench_torch, need_openvino
+from .runtime import RUNTIMES, bench_onnx, bench_torch, model_precision, need_openvino
 from .stages import STAGE_NAMES, STAGES, calibrate_from_config, compile_checkpoint, open_calibration, stage_predictor, stage_predictors
 from .train import train
 
 # %% auto #0
-__all__ = ['RUNTIME_ALIASES', 'COMMANDS', 'ON_INTERRUPT', 'cmd_summary', 'cmd_download', 'cmd_eval', 'cmd_train', 'cmd_pack',
-           'cmd_train_fast', 'cmd_calibrate', 'cmd_qat', 'cmd_compile', 'perf_models', 'split_overrides', 'cmd_perf',
-           'cmd_infer', 'parse_log', 'cmd_board', 'cmd_demo', 'build_parser', 'one_line', 'main']
+__all__ = ['RUNTIME_ALIASES', 'COMMANDS', 'WRITES', 'ON_INTERRUPT', 'cmd_summary', 'cmd_download', 'cmd_eval', 'cmd_train',
+           'cmd_pack', 'cmd_train_fast', 'cmd_calibrate', 'cmd_qat', 'cmd_compile', 'perf_models', 'split_overrides',
+           'cmd_perf', 'cmd_infer', 'parse_log', 'cmd_board', 'cmd_demo', 'build_parser', 'command_paths', 'one_line',
+           'Terminated', 'main']
 
 # %% ../nbs/21_cli.ipynb #29e798e9
 def cmd_summary(args):
@@ -115,7 +117,9 @@ def cmd_calibrate(args):
                                 resume=not args.restart, scheme=args.scheme, float_modules=args.float, weight_bits=args.weight_bits)
     print(cal.backend.qconfig_report(cal.prepared, example_input(cfg), out_dir=args.out))
     kept = f', float islands: {" ".join(args.float)}' if args.float else ', all int8'
-    print(f'calibrated on {args.batches} batches of {cfg.DATASET.TRAIN_SET} with {args.method}, {args.scheme}, {args.weight_bits}-bit weights{kept}: {Path(args.out) / CALIB_LAST}')
+    ran = cal.settings['batches']  # what ran: a split smaller than --batches gives all it has
+    short = f' (--batches {args.batches} asked for more than the {ran} images of {cfg.DATASET.TRAIN_SET})' if ran < args.batches else ''
+    print(f'calibrated on {ran} batches of {cfg.DATASET.TRAIN_SET} with {args.method}, {args.scheme}, {args.weight_bits}-bit weights{kept}: {Path(args.out) / CALIB_LAST}{short}')
 
 def cmd_qat(args):
     "Quantization-aware training from a calibration (--control: the same fine-tuning in float); the result goes to --out."
@@ -142,9 +146,9 @@ def cmd_compile(args):
         report, _ = compile_rknn(cfg, load_model(cfg), args.out, args.target, algorithm=args.algorithm)
         print(json.dumps({k: report[k] for k in ('target', 'toolkit', 'operators', 'off_npu', 'resizes_rewritten', 'build_seconds')}, indent=1))
         return print(f'compiled into {args.out}: model.rknn is the {args.target} model (`pidnet-nb board --rknn {Path(args.out) / "model.rknn"}`)')
+    replaceable(args.out, COMPILE_REPORT, 'compile folder')  # never a folder of the user's files
     writable_dir(Path(args.out).absolute().parent, 'folder of --out', need_mb=120)  # about 60 MB, old and new side by side
-    if Path(args.out).exists() and not Path(args.out).is_dir(): raise PidnetError(f'--out {args.out}: a file stands where the compile folder should be; remove it or choose another --out')
-    with atomic_folder(args.out) as out:  # the old folder stays whole until the new one is done
+    with atomic_folder(args.out, COMPILE_REPORT) as out:  # the old folder stays whole until the new one is done; others are refused
         summary = compile_checkpoint(cfg, load_model(cfg), args.calib, out)
         write_compile_pages(out)
     for t in compile_tables(summary): print(t, end='\n\n')  # the open path's parity, nodes and files
@@ -161,6 +165,8 @@ def perf_models(paths:list) -> list:
         elif p.is_file(): out.append(p)
         else: raise FileNotFoundError(f'{p}: no such ONNX file or compile folder; run `pidnet-nb compile -c CFG` first')
         if p.is_dir() and not out: raise PidnetError(f'{p}: a folder without {", ".join(COMPILE_FILES[k] for k in ("fp32", "int8", "openvino"))}; give a compile folder or ONNX files')
+    mislabelled = next((f for f in out if 'int8' in f.name and model_precision(f) != 'int8'), None)  # timed under its name
+    if mislabelled: raise PidnetError(f'{mislabelled}: named int8 but holds no quantized operator (a float model); compile again or rename it')
     return out
 
 # %% ../nbs/21_cli.ipynb #96ba87e5
@@ -207,7 +213,7 @@ def cmd_infer(args):
     w, h = cfg.TEST.IMAGE_SIZE
     written, skipped = infer_folder(predictors if args.stage == 'all' else predictors[stages[0]], dataset_classes(cfg), args.input,
                                     args.output, size=(h, w), ext=args.ext, align_corners=cfg.MODEL.ALIGN_CORNERS)
-    for f, why in skipped.items(): print(f'skipped {f}: {why}')
+    for f, why in skipped.items(): print(f'skipped {str(f).encode("utf-8", "backslashreplace").decode()}: {why}')  # any file name
     layout = 'float/, calib/, int8/ and side/ of ' if args.stage == 'all' else ''
     print(f'{len(written)} image{"s" * (len(written) != 1)}: masks and side-by-side pictures in {layout}{args.output}'
           + (f'; {len(skipped)} skipped' if skipped else ''))
@@ -312,7 +318,7 @@ def _stage_args(s, # a subcommand's parser
                              help='model stage' + ('; all: float, calib and int8 side by side' if every else ''))
     s.add_argument('--calib', default=DEFAULT_CALIB, help='calibration checkpoint (calib, int8)')
     if stage: s.add_argument('--runtime', default='onnxruntime', type=_runtime, choices=list(RUNTIMES) + [RKNN_RUNTIME] * (not every),
-                             help='int8 runtime (ort: onnxruntime; openvino: needs OpenVINO; rknn-sim: the RK3588 simulator, in .venv-rknn)')
+                             help='int8 runtime (ort: onnxruntime; openvino: needs OpenVINO' + ('' if every else '; rknn-sim: the RK3588 simulator, in .venv-rknn') + ')')
 
 # %% ../nbs/21_cli.ipynb #7dbe84e3
 def _summary_args(s):
@@ -456,6 +462,24 @@ def build_parser() -> argparse.ArgumentParser:
         add_args(s); s.set_defaults(fn=fn)
     return p
 
+# %% ../nbs/21_cli.ipynb #254fcca0
+WRITES = {  # each command's options that name what it writes: a file, or a folder it writes into
+    'eval': {'json': 'file'}, 'perf': {'json': 'file'}, 'board': {'json': 'file'}, 'pack': {'pack': 'file'},
+    'calibrate': {'out': 'folder'}, 'qat': {'out': 'folder'}, 'train': {'out': 'folder'}, 'train-fast': {'out': 'folder'},
+    'compile': {'out': 'folder'}, 'demo': {'out': 'folder'}, 'infer': {'output': 'folder'}}
+
+def command_paths(args) -> tuple:
+    "(files, inputs, folders) of a parsed command for `not_inputs`: its `WRITES`, and every other existing path it was given."
+    files, inputs, folders, writes = {}, {}, {}, WRITES.get(args.command, {})
+    for k, v in vars(args).items():
+        if v is None or k in ('fn', 'command', 'opts'): continue
+        if k in writes: (files if writes[k] == 'file' else folders)[f'--{k}'] = Path(v); continue
+        for j, x in enumerate(v if isinstance(v, list) else [v]):
+            if isinstance(x, str) and x and Path(x).exists(): inputs[f'--{k}' + (f' #{j + 1}' if j else '')] = Path(x)
+    opts = getattr(args, 'opts', None) or []
+    inputs.update({k: Path(v) for k, v in zip(opts[::2], opts[1::2]) if v and Path(v).exists()})
+    return files, inputs, folders
+
 # %% ../nbs/21_cli.ipynb #2b59ef25
 ON_INTERRUPT = {  # what a command leaves when stopped, and how to go on
     'train': 'epoch checkpoints written so far are kept in the output folder; rerun with TRAIN.RESUME True to resume',
@@ -486,17 +510,38 @@ def _user_error(e:BaseException) -> str|None:
     return os_fault(e) if isinstance(e, OSError) else None
 
 # %% ../nbs/21_cli.ipynb #bb7f91cd
+class Terminated(KeyboardInterrupt): "SIGTERM, raised where the program is so that it unwinds as from Ctrl-C."
+
+def _terminate(signum, frame): raise Terminated()
+
+# %% ../nbs/21_cli.ipynb #a6188bf0
+def _run(args):
+    "Check the command's paths (`command_paths`), hold its output folders' locks, and run it."
+    _no_stray_options(args)
+    files, inputs, folders = command_paths(args)
+    not_inputs(files, inputs, folders)
+    with contextlib.ExitStack() as held:
+        if os.environ.get('RANK', '0') == '0':  # under torchrun, rank 0 writes for all and holds the lock
+            for name, folder in folders.items(): held.enter_context(folder_lock(folder, f'{name} folder', beside=True))
+        return args.fn(args)
+
+# %% ../nbs/21_cli.ipynb #a85a9879
 def main(argv:list[str]|None=None):
-    "Entry point of the `pidnet-nb` command: user mistakes and OS faults are one line and exit 1, Ctrl-C one line and exit 130."
+    "Entry point of the `pidnet-nb` command: user mistakes and OS faults are one line and exit 1, Ctrl-C (130) and SIGTERM (143) one line."
     args = build_parser().parse_args(argv)
-    try: _no_stray_options(args); args.fn(args)
+    main_thread = threading.current_thread() is threading.main_thread()  # where a handler can be set (not in a notebook's runner)
+    before = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    try: _run(args)
     except (PidnetError, OSError) as e:
         if os.environ.get('PIDNET_DEBUG') or _user_error(e) is None: raise
         sys.exit(f'pidnet-nb {args.command}: error: {_user_error(e)}')
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         if os.environ.get('PIDNET_DEBUG'): raise
-        print(f'\npidnet-nb {args.command}: interrupted; {ON_INTERRUPT.get(args.command, "no file was left half-written")}', file=sys.stderr)
-        sys.exit(130)
+        how = 'terminated (SIGTERM)' if isinstance(e, Terminated) else 'interrupted'
+        print(f'\npidnet-nb {args.command}: {how}; {ON_INTERRUPT.get(args.command, "no file was left half-written")}', file=sys.stderr)
+        sys.exit(143 if isinstance(e, Terminated) else 130)
+    finally:
+        if main_thread: signal.signal(signal.SIGTERM, before)
 
 # %% ../nbs/21_cli.ipynb #e065dd75
 if __name__ == '__main__': main()  # `python -m pidnet_nb.cli`, the same as `pidnet-nb`

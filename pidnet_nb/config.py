@@ -16,9 +16,9 @@ from .download import camvid_root, data_home
 from .model import PIDNet, load_pretrained, pidnet
 
 # %% auto #0
-__all__ = ['SUPPORTED', 'IGNORED', 'CONFIG_DIR', 'MODEL_NAMES', 'DATASETS', 'default_config', 'bundled_configs', 'read_yaml',
-           'get_config', 'dataset_root', 'train_scales', 'example_input', 'build_model', 'dataset_classes',
-           'build_dataset', 'weights_file', 'load_model']
+__all__ = ['SUPPORTED', 'IGNORED', 'CONFIG_DIR', 'MAX_WORKERS', 'MODEL_NAMES', 'DATASETS', 'default_config', 'bundled_configs',
+           'yaml_bounds', 'read_yaml', 'get_config', 'dataset_root', 'train_scales', 'example_input', 'build_model',
+           'dataset_classes', 'build_dataset', 'weights_file', 'load_model']
 
 # %% ../nbs/05_config.ipynb #c13a4665
 SUPPORTED = {  # official keys with one value here: (the value, why); any other value is refused
@@ -78,6 +78,8 @@ def _merge(merge, what, where):
     except (AssertionError, KeyError, ValueError, TypeError, yaml.YAMLError) as e:
         raise PidnetError(f'{where}: {str(e).strip()} (keys and types are those of `default_config()`)') from None
 
+MAX_WORKERS = 64  # data-loading processes: each holds a copy of the dataset's state; more only thrash
+
 def _check_values(c:CN):
     "Refuse values no stage can use, naming the key (yacs checks names and types, not ranges)."
     sizes = {'TRAIN.BATCH_SIZE_PER_GPU': c.TRAIN.BATCH_SIZE_PER_GPU, 'TEST.BATCH_SIZE_PER_GPU': c.TEST.BATCH_SIZE_PER_GPU,
@@ -91,7 +93,7 @@ def _check_values(c:CN):
             raise PidnetError(f'{key} {list(v)}: give [width, height], each from 8 to 8192 pixels')
     if c.TRAIN.PRECISION not in ('auto', 'bf16', 'fp32'):
         raise PidnetError(f"TRAIN.PRECISION {c.TRAIN.PRECISION!r}: choose 'auto', 'bf16' or 'fp32'")
-    if c.WORKERS < 0: raise PidnetError(f'WORKERS {c.WORKERS}: must be 0 (load in the main process) or more')
+    if not 0 <= c.WORKERS <= MAX_WORKERS: raise PidnetError(f'WORKERS {c.WORKERS}: give 0 (load in the main process) to {MAX_WORKERS} data-loading processes')
     for key, (value, why) in SUPPORTED.items():
         if _get(c, key) != value: raise PidnetError(f'{key} {_get(c, key)!r}: only {value!r} is supported ({why})')
 
@@ -103,18 +105,41 @@ def _note_ignored(c:CN):
     for key, (value, why) in IGNORED.items():
         if _get(c, key) != value: _note(key, why)
 
+# %% ../nbs/05_config.ipynb #81d248ba
+def yaml_bounds(text:str, # a YAML document
+                where, # its path, for messages
+                max_depth:int=64, # nesting deeper than any config
+                max_nodes:int=100_000 # values once every alias is expanded
+               ) -> str:
+    "`text` once its events show bounded nesting and a bounded expanded size (no billion laughs); checked before any load."
+    import yaml
+    sizes, stack, done = {}, [[None, 0]], 'write the values out'
+    for ev in yaml.parse(text):
+        if isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            stack.append([ev.anchor, 1])
+            if len(stack) > max_depth: raise PidnetError(f'{where}: nested more than {max_depth} levels deep; a config is a shallow mapping')
+            continue
+        if isinstance(ev, yaml.AliasEvent):
+            if ev.anchor not in sizes: raise PidnetError(f'{where}: its YAML anchors refer to themselves or to nothing (*{ev.anchor}); {done}')
+            n = sizes[ev.anchor]
+        elif isinstance(ev, yaml.ScalarEvent): n = 1; sizes.update({ev.anchor: 1} if ev.anchor else {})
+        elif isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            anchor, n = stack.pop(); sizes.update({anchor: n} if anchor else {})
+        else: continue
+        stack[-1][1] += n
+        if stack[-1][1] > max_nodes: raise PidnetError(f'{where}: its YAML aliases expand to more than {max_nodes} values; {done}')
+    return text
+
 # %% ../nbs/05_config.ipynb #c5cc86a1
 def read_yaml(path:Path) -> dict:
     "The mapping in the YAML file `path`, safely loaded; anything else (code, binary, a list, endless anchors) is refused."
     import yaml
     if path.suffix not in ('.yaml', '.yml'): raise PidnetError(f'{path}: a config is a .yaml file (data); other files, like .py, are not read')
-    try: data = yaml.safe_load(path.read_text())
+    try: data = yaml.safe_load(yaml_bounds(path.read_text(), path))  # aliases and depth bounded before anything is built
     except UnicodeDecodeError: raise PidnetError(f'{path}: not a text file; a config is YAML text') from None
     except yaml.YAMLError as e: raise PidnetError(f'{path}: not valid YAML ({" ".join(str(e).split())})') from None
     if data is None: return {}
     if not isinstance(data, dict): raise PidnetError(f'{path}: its top level is a {type(data).__name__}; a config is a mapping of KEY: value')
-    try: json.dumps(data, default=str)  # anchors that contain themselves have no end
-    except ValueError: raise PidnetError(f'{path}: its YAML anchors refer to themselves (endless); write the values out') from None
     return data
 
 # %% ../nbs/05_config.ipynb #6f09e2b4

@@ -7,10 +7,11 @@ from __future__ import annotations
 import math
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'THIRD_PARTY_NOISE', 'OS_FIXES', 'Table', 'brief', 'Record', 'read_rgb', 'normalize',
-           'to_input', 'package_file', 'checkout_dir', 'project_file', 'atomic_path', 'atomic_write', 'atomic_save',
-           'write_json', 'atomic_folder', 'quiet_third_party', 'PidnetError', 'os_fault', 'writable_dir',
-           'writable_file', 'cpu_int8', 'pairs_saturate', 'machine', 'load_tensors', 'resume_checkpoint']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'THIRD_PARTY_NOISE', 'OS_FIXES', 'Table', 'brief', 'Record', 'PidnetError',
+           'read_rgb', 'normalize', 'to_input', 'as_rgb8', 'package_file', 'checkout_dir', 'project_file',
+           'sweep_leftovers', 'atomic_path', 'atomic_write', 'atomic_save', 'write_json', 'replaceable',
+           'atomic_folder', 'folder_lock', 'quiet_third_party', 'os_fault', 'writable_dir', 'writable_file',
+           'not_inputs', 'cpu_int8', 'pairs_saturate', 'machine', 'load_tensors', 'resume_checkpoint']
 
 # %% ../nbs/00_core.ipynb #85aa787c
 class Table:
@@ -55,6 +56,10 @@ class Record(dict):
     "A result dict shown in notebooks as a table of its keys (see `brief`); still a dict for code and JSON."
     def _repr_markdown_(self): return Table([{'key': k, 'value': brief(v)} for k, v in self.items()])._repr_markdown_()
 
+# %% ../nbs/00_core.ipynb #a15c9ec2
+class PidnetError(ValueError):
+    "A mistake the user can fix (bad path, file, value or option); its message names what is wrong and the fix."
+
 # %% ../nbs/00_core.ipynb #13ddd644
 import cv2
 import numpy as np
@@ -78,6 +83,23 @@ def to_input(rgb:np.ndarray) -> torch.Tensor:
     "Normalised float tensor (3, H, W) from an RGB uint8 image."
     return normalize(torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float())
 
+# %% ../nbs/00_core.ipynb #064d33ea
+def as_rgb8(image # an RGB image: uint8, or floats in 0..1; (H, W, 3), (H, W) gray, RGBA, or channels first
+           ) -> np.ndarray:
+    "`image` as RGB uint8 (H, W, 3); a form it cannot be is a one-line `PidnetError` saying what is expected."
+    a = np.asarray(image)
+    if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[-1] not in (1, 3, 4): a = a.transpose(1, 2, 0)  # channels first
+    if a.ndim == 3 and a.shape[-1] == 1: a = a[..., 0]
+    if a.ndim == 2: a = np.repeat(a[..., None], 3, axis=-1)
+    if not (a.ndim == 3 and a.shape[-1] in (3, 4) and min(a.shape[:2]) > 0):
+        raise PidnetError(f'an image of shape {a.shape}: give (H, W, 3) RGB, (H, W) gray, (H, W, 4) RGBA or channels first')
+    a = a[..., :3]
+    if a.dtype == np.uint8: return np.ascontiguousarray(a)
+    lo, hi = (float(a.min()), float(a.max())) if a.dtype != bool else (0, 1)
+    if np.issubdtype(a.dtype, np.floating) and 0 <= lo and hi <= 1: return np.ascontiguousarray((a * 255).round().astype(np.uint8))
+    if np.issubdtype(a.dtype, np.integer) and 0 <= lo and hi <= 255: return np.ascontiguousarray(a.astype(np.uint8))
+    raise PidnetError(f'an image of {a.dtype} values from {lo:g} to {hi:g}: give uint8 (0..255) or floats in 0..1')
+
 # %% ../nbs/00_core.ipynb #04c48e75
 import os
 from pathlib import Path
@@ -98,13 +120,35 @@ def project_file(path) -> Path:
     if p.is_absolute() or p.exists() or checkout_dir() is None: return p
     return checkout_dir() / p
 
-# %% ../nbs/00_core.ipynb #149928bd
-import contextlib, errno, shutil
+# %% ../nbs/00_core.ipynb #8b5e7364
+import contextlib, errno, glob, shutil
 
+def _alive(pid:int) -> bool:
+    "Whether process `pid` is running (a leftover of a live writer is its work in progress)."
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: pass  # another user's process
+    return True
+
+def sweep_leftovers(folder, # where the leftovers would lie
+                    prefix:str, # a temporary name up to its writer's process number
+                    suffix:str='' # and after it
+                   ) -> list:
+    "Remove `<prefix><pid><suffix>` files or folders in `folder` whose writer is gone (killed mid-write); the paths removed."
+    gone = []
+    for p in Path(folder).glob(glob.escape(prefix) + '*' + glob.escape(suffix)):
+        pid = p.name[len(prefix):len(p.name) - len(suffix)]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+            gone.append(p)
+    return gone
+
+# %% ../nbs/00_core.ipynb #149928bd
 @contextlib.contextmanager
 def atomic_path(path):
     "A temporary path beside `path` (same suffix) to write to: renamed over `path` when the block ends, removed if it fails."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    sweep_leftovers(path.parent, f'.{path.stem}.', f'.tmp{path.suffix}')  # a killed writer's copy of the same file
     tmp = path.with_name(f'.{path.stem}.{os.getpid()}.tmp{path.suffix}')
     try:
         yield tmp
@@ -140,15 +184,31 @@ def _finite(o):
 
 # %% ../nbs/00_core.ipynb #51d4b644
 def write_json(obj, path) -> Path:
-    "Write `obj` as strict JSON to `path` atomically; undefined numbers (NaN) become `null`."
-    return atomic_write(path, json.dumps(_finite(obj), indent=2, allow_nan=False))
+    "Write `obj` as strict JSON to `path` atomically; undefined numbers (NaN) become `null`, other objects their text."
+    return atomic_write(path, json.dumps(_finite(obj), indent=2, allow_nan=False, default=str))
+
+# %% ../nbs/00_core.ipynb #9686b7eb
+def replaceable(path, # a folder that a command would replace as a whole
+                marker:str|None=None, # the report that command leaves in its folders (None: any folder)
+                what:str='folder' # what it is, for the message
+               ) -> Path:
+    "`path` if it is missing, empty or marked by `marker`; a file, or a folder of other files, is a one-line `PidnetError`."
+    path = Path(path)
+    if path.exists() and not path.is_dir(): raise PidnetError(f'{path}: a file stands where the {what} should be; remove it or choose another place')
+    if marker and path.is_dir() and any(path.iterdir()) and not (path / marker).is_file():
+        raise PidnetError(f'{what} {path}: it holds other files (it has no {marker}) and would be replaced as a whole, '
+                          'deleting them; choose a new or empty folder')
+    return path
 
 # %% ../nbs/00_core.ipynb #adbae665
 @contextlib.contextmanager
-def atomic_folder(path):
+def atomic_folder(path, # the folder to write
+                  marker:str|None=None # the report its writer leaves in it: only a folder holding one, or an empty one, is replaced
+                 ):
     "A fresh temporary folder beside `path` to fill: it replaces `path` as a whole when the block ends, removed if it fails."
-    path = Path(path); path.absolute().parent.mkdir(parents=True, exist_ok=True)
-    tmp, old = (path.absolute().with_name(f'.{path.absolute().name}.{os.getpid()}.{k}') for k in ('tmp', 'old'))
+    path = replaceable(path, marker).absolute(); path.parent.mkdir(parents=True, exist_ok=True)
+    for kind in ('tmp', 'old'): sweep_leftovers(path.parent, f'.{path.name}.', f'.{kind}')  # of a killed writer
+    tmp, old = (path.with_name(f'.{path.name}.{os.getpid()}.{k}') for k in ('tmp', 'old'))
     shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir()
     try:
         yield tmp
@@ -156,6 +216,36 @@ def atomic_folder(path):
         os.replace(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True); shutil.rmtree(old, ignore_errors=True)
+
+# %% ../nbs/00_core.ipynb #d4310c67
+import sys
+
+@contextlib.contextmanager
+def folder_lock(folder, # the folder a command writes
+                what:str='output folder', # what it is, for the message
+                wait:bool=False, # wait for the holder to finish instead of refusing
+                beside:bool=False # the lock as `.<name>.lock` beside the folder (for a folder replaced as a whole)
+               ):
+    "Hold `folder`'s lock while the block runs; another holder, named, is waited for (`wait`) or refused in one line."
+    import fcntl
+    folder = Path(folder).absolute()
+    lock = folder.with_name(f'.{folder.name}.lock') if beside else folder / '.lock'
+    try: lock.parent.mkdir(parents=True, exist_ok=True); f = open(lock, 'a+')
+    except OSError as e: raise OSError(e.errno, e.strerror, str(folder)) from None  # a read-only place: named by the folder
+    with f:
+        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0); holder = f.read().strip() or 'another process'
+            if not wait: raise PidnetError(f'{what} {folder}: in use by {holder}; wait until it ends or choose another folder') from None
+            print(f'{lock}: held by {holder}; waiting until it is done', file=sys.stderr, flush=True)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        if not wait and (not lock.exists() or os.stat(lock).st_ino != os.fstat(f.fileno()).st_ino):  # its holder removed it meanwhile
+            raise PidnetError(f'{what} {folder}: in use by another process a moment ago; run the command again')
+        f.truncate(0); f.write(f'process {os.getpid()} ({" ".join([Path(sys.argv[0]).name, *sys.argv[1:2]])})'); f.flush()
+        try: yield folder
+        finally:
+            if not wait: lock.unlink(missing_ok=True)  # refused, never waited on: removed while held, so no one is left holding a stale one
+            f.truncate(0); fcntl.flock(f, fcntl.LOCK_UN)
 
 # %% ../nbs/00_core.ipynb #f051414e
 import logging, warnings
@@ -176,10 +266,6 @@ def quiet_third_party():
             f = _drops(fragment); f.fragment = fragment; logger.addFilter(f)
     warnings.filterwarnings('ignore', message=r'`isinstance\(treespec, LeafSpec\)` is deprecated', category=FutureWarning)
 
-# %% ../nbs/00_core.ipynb #a15c9ec2
-class PidnetError(ValueError):
-    "A mistake the user can fix (bad path, file, value or option); its message names what is wrong and the fix."
-
 # %% ../nbs/00_core.ipynb #1577809b
 OS_FIXES = {  # error number: what it means for the path, and the fix
     errno.EACCES: 'permission denied; choose a place this user can write to, or change its permissions',
@@ -196,7 +282,10 @@ OS_FIXES = {  # error number: what it means for the path, and the fix
 def os_fault(e:OSError) -> str|None:
     "One line for an expected OS fault (`OS_FIXES`), naming the path and the fix; None for any other error."
     fix = OS_FIXES.get(e.errno)
-    return fix and f'{e.filename if e.filename is not None else "(no path given)"}: {fix}'
+    if fix is None: return None
+    import tempfile  # a fault with no path comes from a library's own temporary file (ONNX export, the toolkits)
+    where = e.filename if e.filename is not None else f'a temporary file in {tempfile.gettempdir()} (TMPDIR chooses the folder)'
+    return f'{where}: {fix}'
 
 # %% ../nbs/00_core.ipynb #0d28d4b5
 import tempfile
@@ -231,6 +320,21 @@ def writable_file(path, # the file a command will write
     if path.is_dir(): raise PidnetError(f'{what} {path}: a folder stands where the file should be; give a file name')
     writable_dir(path.parent, f'folder of the {what}', need_mb)
     return path
+
+# %% ../nbs/00_core.ipynb #a3695f47
+def _same(a:Path, b:Path) -> bool: return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+
+def not_inputs(outputs:dict, # {name: path} of the files a command writes
+               inputs:dict, # {name: path} of the files and folders it reads
+               folders:dict|None=None # {name: path} of the folders it writes into (an input inside one is refused too)
+              ):
+    "Refuse, in one line, an output that is one of `inputs`, or an output folder that holds one."
+    for oname, o in {**outputs, **(folders or {})}.items():
+        for iname, i in inputs.items():
+            o, i = Path(o), Path(i)
+            if _same(o, i) or (oname in (folders or {}) and o.resolve() in i.resolve().parents):
+                where, kind = 'is' if _same(o, i) else 'holds', 'folder' if i.is_dir() else 'file'
+                raise PidnetError(f'{oname} {o} {where} the {iname} {kind} {i}: writing it would destroy that input; choose another {oname}')
 
 # %% ../nbs/00_core.ipynb #417dc050
 def cpu_int8(flags:str|None=None # the `flags` line of /proc/cpuinfo (default: this machine's)

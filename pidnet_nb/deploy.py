@@ -18,8 +18,8 @@ from .core import Record, Table, atomic_path, atomic_write
 from .runtime import OpenVinoPredictor, OrtPredictor, check_onnx, export_onnx, optimize_onnx, write_openvino
 
 # %% auto #0
-__all__ = ['COMPILE_FILES', 'layer_costs', 'branch', 'block_graph', 'write_estimates', 'parity', 'write_routes', 'compile_onnx',
-           'float_inputs', 'ort_quantize']
+__all__ = ['COMPILE_FILES', 'COMPILE_REPORT', 'layer_costs', 'branch', 'block_graph', 'write_estimates', 'parity', 'write_routes',
+           'compile_onnx', 'float_inputs', 'ort_quantize']
 
 # %% ../nbs/14_deploy.ipynb #38970482
 def layer_costs(model:nn.Module, # the float model
@@ -94,6 +94,7 @@ def parity(reference, candidate, images:list) -> dict:
 
 COMPILE_FILES = {'fp32': 'model_fp32.onnx', 'int8': 'model_int8.onnx', 'deployable': 'model_int8_optimized.onnx',
                  'openvino': 'model_int8.xml'}  # the models a compile folder holds (the IR's weights: its .bin)
+COMPILE_REPORT = 'summary.json'  # written last into every compile folder: it marks the folder as one a compile may replace
 
 def write_routes(calib, model:nn.Module, example:torch.Tensor, out:Path) -> dict:
     "Write every route into `out`: fp32 and int8 ONNX, ONNX Runtime's optimized int8, OpenVINO's IR if installed; {check: (reference, model)}."
@@ -129,7 +130,7 @@ def compile_onnx(model:nn.Module, # the float model the calibration belongs to
     summary = Record({'calibration': calib.settings, 'deployable': deployable.name, 'files': {p.name: p.stat().st_size for p in files},
                       'nodes': check['totals'], 'float_convolutions': [r['node'] for r in check['float_heavy']],
                       'parity': {k: parity(a, b, images) for k, (a, b) in pairs.items()}})
-    atomic_write(out / 'summary.json', json.dumps(summary, indent=1)); steps.update(); steps.close()
+    atomic_write(out / COMPILE_REPORT, json.dumps(summary, indent=1)); steps.update(); steps.close()
     return summary
 
 # %% ../nbs/14_deploy.ipynb #8c55f439

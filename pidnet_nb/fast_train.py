@@ -47,7 +47,9 @@ def write_pack(cfg, # the config: DATASET (ROOT, TRAIN_SET) is read
                         'num_classes': cfg.DATASET.NUM_CLASSES, 'quality': quality}, path)
 
 # %% ../nbs/08_fast_train.ipynb #562d0464
-def _decode(b:torch.Tensor, flags:int, path, i:int) -> np.ndarray:
+def _decode(b, flags:int, path, i:int) -> np.ndarray:
+    if not (torch.is_tensor(b) and b.dtype == torch.uint8 and b.dim() == 1 and b.numel()):
+        raise PidnetError(f'{path}: item {i} is not an encoded image (bytes); write the pack again with `pidnet-nb pack`')
     img = cv2.imdecode(b.numpy(), flags)
     if img is None: raise PidnetError(f'{path}: item {i} is not a readable image; write the pack again with `pidnet-nb pack`')
     return img
@@ -59,6 +61,8 @@ def load_pack(path, # a file written by `write_pack`
     p = load_tensors(path, 'CamVid pack')
     if not isinstance(p, dict) or not {'images', 'labels', 'names'} <= set(p):
         raise PidnetError(f'{path}: not a CamVid pack (no images and labels); write one with `pidnet-nb pack`')
+    if not (isinstance(p['images'], list) and isinstance(p['labels'], list) and len(p['images']) == len(p['labels']) > 0):
+        raise PidnetError(f'{path}: a pack with no images, or not one label per image; write it again with `pidnet-nb pack`')
     rgb = [cv2.cvtColor(_decode(b, cv2.IMREAD_COLOR, path, i), cv2.COLOR_BGR2RGB) for i, b in enumerate(p['images'])]
     lab = [_decode(b, cv2.IMREAD_UNCHANGED, path, i) for i, b in enumerate(p['labels'])]
     if len({a.shape[:2] for a in rgb + lab}) != 1:

@@ -48,9 +48,10 @@ def board_script(hbm, # the compiled model, e.g. compile/model.hbm
     "A shell script for the J5 board: `hrt_model_exec perf` on `hbm` as the walkthrough runs it, and single-threaded."
     name = Path(hbm).name
     if not name.isprintable(): raise PidnetError(f'{hbm!r}: a model name with a line break or control character; rename the file')
-    runs = '\n'.join(f'hrt_model_exec perf --model_file {shlex.quote(name)} {args} 2>&1 | tee {log}' for log, args in BOARD_RUNS.items())
-    text = (f'#!/bin/sh\n# Copy this script and {name} into one folder on the J5 board, run it there, and bring the logs\n'
-            f'# back: `pidnet-nb board --parse perf_8threads.log` reads them.\nset -e\ncd "$(dirname "$0")"\n{runs}\n')
+    runs = '\n'.join(f'hrt_model_exec perf --model_file "$MODEL" {args} 2>&1 | tee {log}' for log, args in BOARD_RUNS.items())
+    text = ('#!/bin/sh\n# Copy this script and its model (MODEL below) into one folder on the J5 board, run it there, and bring\n'
+            f'# the logs back: `pidnet-nb board --parse perf_8threads.log` reads them.\nset -e\ncd "$(dirname "$0")"\n'
+            f'MODEL={shlex.quote(name)}\n{runs}\n')  # the name once, as a quoted word, never in a comment
     path = atomic_write(Path(out_dir) / 'run_on_board.sh', text)
     path.chmod(0o755)
     return path

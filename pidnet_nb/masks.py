@@ -11,14 +11,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .core import atomic_path, read_rgb, to_input
+from .core import PidnetError, as_rgb8, atomic_path, read_rgb, to_input
 from .data import Classes, colorize, IGNORE, legend
 from .metrics import Scores, confusion_matrix, predict_logits
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'overlay', 'disagreement', 'StagePredictions', 'grid_row', 'mask_grid', 'row_png', 'legend_html',
-           'compare_masks', 'output_name', 'image_files', 'readable_images', 'predict_mask', 'stages_picture',
-           'write_single', 'write_stages', 'infer_folder']
+__all__ = ['IMAGE_SUFFIXES', 'MAX_PIXELS', 'overlay', 'disagreement', 'StagePredictions', 'grid_row', 'mask_grid', 'row_png',
+           'legend_html', 'compare_masks', 'output_name', 'read_photo', 'image_files', 'readable_images',
+           'predict_mask', 'stages_picture', 'write_single', 'write_stages', 'infer_folder']
 
 # %% ../nbs/19_masks.ipynb #f8bee46a
 def overlay(image:np.ndarray, mask, classes:Classes, alpha:float=0.6) -> np.ndarray:
@@ -117,6 +117,7 @@ def legend_html(classes:Classes) -> str:
 def compare_masks(preds:StagePredictions, alpha:float=0.6):
     "An ipywidgets browser of `grid_row` over the dataset: image slider, name dropdown, opacity slider."
     import ipywidgets as W
+    if not len(preds): raise PidnetError('compare_masks: the dataset has no images to show; give one with at least one image')
     names = [preds.name(i) for i in range(len(preds))]
     slider = W.IntSlider(0, 0, len(preds) - 1, description='image', continuous_update=False)
     dropdown = W.Dropdown(options=list(zip(names, range(len(names)))), value=0, description='name')
@@ -145,6 +146,32 @@ def output_name(image, # the source image's path or name
     image = Path(image)
     return f'{image.stem}_{image.suffix[1:]}_{kind}{ext}'
 
+# %% ../nbs/19_masks.ipynb #a5de9a07
+import io, warnings
+
+MAX_PIXELS = 40_000_000  # a 40-megapixel photograph; about 54 bytes a pixel go through the masks and pictures
+
+def read_photo(path, # an image file from a user's folder
+               max_pixels:int=MAX_PIXELS # larger images are refused (scale them down first)
+              ) -> np.ndarray:
+    "RGB uint8 (H, W, 3) of `path` once it is a regular file, within `max_pixels` and whole; else an `OSError` saying why."
+    from PIL import Image
+    path = Path(path)
+    if not path.is_file(): raise OSError('not a regular file' if path.exists() else 'no such file')
+    data = path.read_bytes()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', Image.DecompressionBombWarning)  # the limit is ours, below
+            with Image.open(io.BytesIO(data)) as im:
+                w, h = im.size
+                if w * h <= max_pixels: im.load()  # to the end: a cut-off file is an error here, not a grey band
+    except Image.UnidentifiedImageError: raise OSError('not a readable image (no image format recognised)') from None
+    except (Image.DecompressionBombError, OSError, SyntaxError, EOFError, ValueError) as e: raise OSError(f'not a readable image ({e})') from None
+    if w * h > max_pixels: raise OSError(f'{w}x{h} pixels, over the {max_pixels / 1e6:g}-megapixel limit; scale it down first')
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None: raise OSError('not a readable image')
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
 # %% ../nbs/19_masks.ipynb #86f63904
 def image_files(folder # a folder of images
                ) -> list:
@@ -160,7 +187,7 @@ def readable_images(files, # image paths
                    ):
     "Yield `(path, RGB image)` for each readable file of `files`; the others are recorded in `skipped`."
     for f in files:
-        try: yield f, read_rgb(f)
+        try: yield f, read_photo(f)
         except (OSError, cv2.error) as e: skipped[f] = str(e).replace(f'{f}: ', '', 1)
 
 # %% ../nbs/19_masks.ipynb #6cf78a9c
@@ -170,6 +197,7 @@ def predict_mask(predictor, # a model, or an `OrtPredictor`
                  align_corners:bool=False # the config's MODEL.ALIGN_CORNERS
                 ) -> np.ndarray:
     "The class mask (H, W) of `rgb` predicted by `predictor`, at the image's own size."
+    rgb = as_rgb8(rgb)  # floats in 0..1 (`plt.imread`), gray, RGBA and channels first as RGB bytes; anything else is one line
     x = to_input(cv2.resize(rgb, size[::-1], interpolation=cv2.INTER_LINEAR) if size else rgb)[None]
     with torch.inference_mode():
         logits = predict_logits(predictor, x, rgb.shape[:2], align_corners=align_corners)
@@ -182,6 +210,7 @@ def stages_picture(rgb:np.ndarray, # RGB uint8 image
                    alpha:float=0.6 # opacity of the colours
                   ) -> np.ndarray:
     "input | each stage's overlay | where the last stage differs from the first, side by side under titles."
+    if not masks: raise PidnetError('stages_picture: no masks given; pass {stage: mask}, e.g. from predict_mask')
     stages = list(masks)
     a, b = masks[stages[0]], masks[stages[-1]]
     panels = [rgb, *(overlay(rgb, m, classes, alpha) for m in masks.values()), disagreement(rgb, a, b)]
@@ -190,8 +219,9 @@ def stages_picture(rgb:np.ndarray, # RGB uint8 image
 
 # %% ../nbs/19_masks.ipynb #69989220
 def _write_image(path:Path, rgb:np.ndarray) -> Path:
-    with atomic_path(path) as tmp:
-        if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)): raise OSError(f'{path}: could not be written')
+    ok, data = cv2.imencode(path.suffix, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))  # encoded here, written by Python: any file name
+    if not ok: raise OSError(f'{path}: could not be encoded')
+    with atomic_path(path) as tmp: tmp.write_bytes(data.tobytes())
     return path
 
 def write_single(out:Path, # output folder

@@ -29,7 +29,8 @@ def _class_ids(t:torch.Tensor, what:str, num_classes:int, extra:str=''):
         raise PidnetError(f'{what} outside 0..{num_classes - 1}{extra} found: {t.unique()[:12].tolist()}')
 
 def confusion_matrix(pred:torch.Tensor, label:torch.Tensor, num_classes:int, ignore:int=IGNORE) -> torch.Tensor:
-    "(C, C) int64 counts of (true row, predicted column) over pixels whose label is not `ignore`."
+    "(C, C) int64 counts of (true row, predicted column) over pixels whose label is not `ignore`; tensors or NumPy arrays."
+    pred, label = torch.as_tensor(pred), torch.as_tensor(label)
     if pred.shape != label.shape: raise PidnetError(f'predictions {tuple(pred.shape)} and labels {tuple(label.shape)} differ in shape')
     keep = label != ignore
     _class_ids(label[keep], 'labels', num_classes, f' (and {ignore})'); _class_ids(pred[keep], 'predictions', num_classes)
@@ -104,6 +105,7 @@ def evaluate(predictor, # a model or any callable: normalised images (n, 3, H, W
              align_corners:bool=False # upsampling of the logits to the label size
             ) -> Scores:
     "Scores of `predictor` on `dataset` (or its first `limit` items), whole-image inference; a dict: {name: Scores}, each image read once."
+    if limit is not None and limit < 1: raise PidnetError(f'limit {limit}: give at least 1 image, or None for all of them')
     if limit: dataset = torch.utils.data.Subset(dataset, range(min(limit, len(dataset))))
     classes = dataset.dataset.classes if isinstance(dataset, torch.utils.data.Subset) else dataset.classes
     many = predictor if isinstance(predictor, dict) else {None: predictor}

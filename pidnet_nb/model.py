@@ -322,9 +322,12 @@ def read_checkpoint(src:str|Path|Mapping) -> tuple[dict, str]:
         obj = load_tensors(src, 'checkpoint')
     else: obj = src
     if not isinstance(obj, Mapping): raise PidnetError(f'{name}: holds a {type(obj).__name__}, not a state dict')
+    if {'state', 'tag'} <= set(obj): raise PidnetError(f'{name}: a calibration or QAT checkpoint, not float weights; pass it as --calib '
+                                                       '(with the float weights it was made from as TEST.MODEL_FILE)')
     if isinstance(obj.get('model'), Mapping): sd, kind = obj['model'], 'pidnet_nb'
     elif isinstance(obj.get('state_dict'), Mapping): sd, kind = obj['state_dict'], 'imagenet'
     else: sd, kind = obj, 'state_dict'
+    if any(not isinstance(k, str) for k in sd): raise PidnetError(f'{name}: key {next(k for k in sd if not isinstance(k, str))!r} is not a parameter name; not a state dict')
     if kind != 'pidnet_nb' and any(k.startswith('model.') for k in sd): kind = 'official'
     bad = [k for k, v in sd.items() if not isinstance(v, torch.Tensor)]
     if bad: raise PidnetError(f'{name}: entry {bad[0]!r} is a {type(sd[bad[0]]).__name__}, not a tensor')
@@ -389,7 +392,7 @@ def load_pretrained(model:nn.Module, src:str|Path|Mapping, strict:bool=True) -> 
                          f'head layers {", ".join(names)} differ. Build the model with num_classes={heads[0][1][0]}, '
                          'or pass strict=False to load everything else and train the heads.')
     if strict and not report.ok:
-        raise PidnetError(f'strict loading failed, {str(report).splitlines()[0]} (e.g. {_summarise(report.missing + report.unexpected, 2)}); '
+        raise PidnetError(f'strict loading failed, {str(report).splitlines()[0]} (e.g. {_summarise(report.missing + report.unexpected + [m[0] for m in report.mismatched], 2)}); '
                           'pass a checkpoint of this model, or strict=False to load what fits')
     bad = {m[0] for m in report.mismatched}
     good = {k: v for k, v in mapped.items() if k in own and k not in bad}

@@ -19,10 +19,11 @@ from .surgery import HORIZON_PASSES, add_stubs, apply_surgery, fold_batchnorm, k
 
 # %% auto #0
 __all__ = ['CALIBRATION_METHODS', 'U8', 'S8', 'ACTIVATION_SCHEMES', 'WEIGHT_RANGES', 'DEFAULT_OVERRIDES', 'BACKENDS',
-           'CALIB_LAST', 'DEFAULT_CALIB', 'CALIB_SETTINGS', 'islands', 'override_for', 'never_negative',
+           'CALIB_LAST', 'DEFAULT_CALIB', 'CALIB_SETTINGS', 'AGAIN', 'islands', 'override_for', 'never_negative',
            'make_quantizer', 'export_for_quant', 'conv_feeds_batchnorm', 'convert', 'OpenBackend', 'HorizonSteps',
            'qconfig_summary', 'horizon_available', 'HorizonBackend', 'get_backend', 'qconfig_report', 'load_observers',
-           'calibration_order', 'calibrate', 'Calibration', 'calibrate_model', 'load_calibrated']
+           'calibration_order', 'calibrate', 'Calibration', 'calibrate_model', 'checkpoint_parts', 'checked_settings',
+           'load_calibrated']
 
 # %% ../nbs/10_quant.ipynb #d9e2b9eb
 CALIBRATION_METHODS = ('minmax', 'histogram', 'ema')
@@ -354,9 +355,50 @@ def calibrate_model(model:nn.Module, # the float model (its weights' digest goes
     b = get_backend(backend)
     prepared = b.prepare(model, example, method, islands(float_modules), scheme, weight_bits=weight_bits)
     tag = {'kind': 'calib', 'method': method, 'scheme': scheme, 'weight_bits': weight_bits, 'backend': backend, 'float': list(float_modules),
-           'batches': batches, **(names or {}), 'weights_sha256': weights_digest(model)}
+           'batches': min(batches, len(dataset)), 'input_hw': list(example.shape[2:]),  # what ran, on what
+           **(names or {}), 'weights_sha256': weights_digest(model)}
     calibrate(b, prepared, dataset, out_dir, batches, resume=resume, progress=progress, tag=tag)
     return Calibration(Path(out_dir) / CALIB_LAST, b, prepared, tag)
+
+# %% ../nbs/10_quant.ipynb #ed2ab9bf
+AGAIN = 'calibrate again: `pidnet-nb calibrate -c CFG --restart`'
+
+def checkpoint_parts(c, # what `load_tensors` read from a calibration or QAT checkpoint
+                     calib_file # its path, for messages
+                    ) -> tuple:
+    "(state, settings) of checkpoint `c`: tensors by name, finite, and a mapping; anything else is one line naming the file."
+    if not (isinstance(c, dict) and {'state', 'tag'} <= set(c)):
+        raise PidnetError(f'{calib_file}: not a calibration checkpoint (it has no observer state and settings); pass the '
+                          f'{CALIB_LAST} that `pidnet-nb calibrate` wrote')
+    state, tag = c['state'], c['tag']
+    if not (isinstance(state, dict) and all(isinstance(k, str) and torch.is_tensor(v) for k, v in state.items())):
+        raise PidnetError(f'{calib_file}: its state is not tensors by name (a {type(state).__name__}); {AGAIN}')
+    if not isinstance(tag, dict): raise PidnetError(f'{calib_file}: its settings are a {type(tag).__name__}, not a mapping; {AGAIN}')
+    nonfinite = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if nonfinite: raise PidnetError(f'{calib_file}: {len(nonfinite)} tensors hold NaN or infinite values (first: {nonfinite[0]}); '
+                                    'the run that wrote it diverged: calibrate, or run QAT with a lower --lr, again')
+    return state, tag
+
+# %% ../nbs/10_quant.ipynb #f7f12bf4
+def checked_settings(tag:dict, # a checkpoint's settings (`checkpoint_parts`)
+                     calib_file, # its path, for messages
+                     digest:str # `weights_digest` of the float model it is opened for
+                    ) -> dict:
+    "`tag` over `CALIB_SETTINGS`, once it names `digest` as its weights and each setting is one pidnet_nb writes."
+    tag = {**CALIB_SETTINGS, **tag}
+    if 'weights_sha256' not in tag:
+        raise PidnetError(f'{calib_file} records no digest of the weights it was made from (an older pidnet_nb wrote it), so it '
+                          f'cannot be checked against the weights given; {AGAIN}')
+    if tag['weights_sha256'] != digest:
+        raise PidnetError(f'{calib_file} was calibrated on other weights than the model given ({tag.get("weights")}); '
+                         'calibrate this model again: `pidnet-nb calibrate -c CFG --restart`')
+    if 'float' not in tag: raise PidnetError(f'{calib_file} was made by an older pidnet_nb that did not record its float islands; {AGAIN}')
+    valid = {'kind': ('calib', 'qat', 'control'), 'backend': tuple(BACKENDS), 'method': (*CALIBRATION_METHODS, 'plugin'),
+             'scheme': tuple(ACTIVATION_SCHEMES), 'weight_bits': tuple(WEIGHT_RANGES)}
+    bad = next((k for k, ok in valid.items() if tag[k] not in ok), None)
+    if bad is None and not (isinstance(tag['float'], list) and all(isinstance(m, str) for m in tag['float'])): bad = 'float'
+    if bad: raise PidnetError(f'{calib_file}: its setting {bad} {tag[bad]!r} is not one pidnet_nb writes; {AGAIN}')
+    return tag
 
 # %% ../nbs/10_quant.ipynb #81108d29
 def load_calibrated(model:nn.Module, # the float model the checkpoint belongs to (its digest is checked)
@@ -367,21 +409,12 @@ def load_calibrated(model:nn.Module, # the float model the checkpoint belongs to
     calib_file = Path(calib_file)
     if not calib_file.is_file():
         raise FileNotFoundError(f'{calib_file}: no calibration checkpoint; run `pidnet-nb calibrate -c CFG` first')
-    c = load_tensors(calib_file, 'calibration checkpoint')
-    if not (isinstance(c, dict) and {'state', 'tag'} <= set(c)):
-        raise PidnetError(f'{calib_file}: not a calibration checkpoint (it has no observer state and settings); pass the '
-                          f'{CALIB_LAST} that `pidnet-nb calibrate` wrote')
-    nonfinite = [k for k, v in c['state'].items() if torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all()]
-    if nonfinite: raise PidnetError(f'{calib_file}: {len(nonfinite)} tensors hold NaN or infinite values (first: {nonfinite[0]}); '
-                                    'the run that wrote it diverged: calibrate, or run QAT with a lower --lr, again')
-    tag = {**CALIB_SETTINGS, **c['tag']}
-    if 'weights_sha256' in tag and tag['weights_sha256'] != weights_digest(model):
-        raise PidnetError(f'{calib_file} was calibrated on other weights than the model given ({tag.get("weights")}); '
-                         'calibrate this model again: `pidnet-nb calibrate -c CFG --restart`')
-    if 'float' not in tag:
-        raise PidnetError(f'{calib_file} was made by an older pidnet_nb that did not record its float islands; '
-                          'calibrate again: `pidnet-nb calibrate -c CFG --restart`')
+    state, tag = checkpoint_parts(load_tensors(calib_file, 'calibration checkpoint'), calib_file)
+    tag = checked_settings(tag, calib_file, weights_digest(model))
     b = get_backend(tag['backend'])
     prepared = b.prepare(model, example, tag['method'], islands(tag['float']), tag['scheme'], qat=tag['kind'] == 'qat',
                          weight_bits=tag['weight_bits'])
-    return Calibration(calib_file, b, load_observers(prepared, c['state']), tag)
+    try: return Calibration(calib_file, b, load_observers(prepared, state), tag)
+    except RuntimeError as e:  # missing, extra or reshaped entries: the state is not of the model its settings describe
+        raise PidnetError(f'{calib_file}: its state does not fit the model its settings describe '
+                          f'({str(e).splitlines()[1 if len(str(e).splitlines()) > 1 else 0].strip()[:160]}); {AGAIN}') from None

@@ -20,11 +20,11 @@ from .quant import calibration_order
 from .runtime import export_onnx
 
 # %% auto #0
-__all__ = ['TARGETS', 'RKNN_RUNTIME', 'ALGORITHMS', 'ANSI', 'LAYER_ROW', 'RKNN_FILES', 'ERROR_ROW', 'BOARD_SCRIPT', 'RKNN_PERF',
-           'need_rknn', 'toolkit_version', 'rknn_settings', 'toolkit_log', 'toolkit_error', 'build_rknn', 'placement',
-           'off_npu', 'resize_target', 'interp_matrix', 'matmul_resizes', 'write_calibration_set', 'compile_rknn',
-           'SimPredictor', 'module_names', 'layer_errors', 'rknn_report', 'rknn_simulator', 'rknn_stage',
-           'board_script_rknn', 'parse_rknn_perf']
+__all__ = ['TARGETS', 'RKNN_RUNTIME', 'ALGORITHMS', 'ANSI', 'LAYER_ROW', 'RKNN_FILES', 'ERROR_ROW', 'RKNN_JSON_CHECKS',
+           'BOARD_SCRIPT', 'RKNN_PERF', 'need_rknn', 'toolkit_version', 'rknn_settings', 'toolkit_log', 'toolkit_error',
+           'build_rknn', 'placement', 'off_npu', 'resize_target', 'interp_matrix', 'matmul_resizes',
+           'write_calibration_set', 'compile_rknn', 'SimPredictor', 'module_names', 'layer_errors', 'read_rknn_json',
+           'rknn_report', 'rknn_simulator', 'rknn_stage', 'board_script_rknn', 'parse_rknn_perf']
 
 # %% ../nbs/22_rknn.ipynb #77b5c83b
 TARGETS = ('rk3588',)  # the NPUs this chapter compiles for and simulates
@@ -288,14 +288,39 @@ def layer_errors(rknn, # a built `RKNN` (`build_rknn`)
     return Table([dict(layer=i, op=op, tensor=t, module=(names or {}).get(t, ''), entire=float(e), single=float(s))
                   for i, (op, t, e, s) in enumerate(rows)], title='simulated int8 against fp32, cosine per layer', fmt='{:.5f}')
 
+# %% ../nbs/22_rknn.ipynb #20b22d3b
+def _hw(v) -> bool: return isinstance(v, list) and len(v) == 2 and all(type(x) is int and 8 <= x <= 8192 for x in v)
+def _hex(v) -> bool: return isinstance(v, str) and re.fullmatch(r'[0-9a-f]{16}', v) is not None
+
+RKNN_JSON_CHECKS = {'input_hw': _hw, 'rknn_sha256': _hex, 'weights_sha256': _hex, 'target': lambda v: v in TARGETS,
+                    'toolkit': lambda v: isinstance(v, str), 'settings': lambda v: isinstance(v, dict),
+                    'calibration': lambda v: isinstance(v, dict) and isinstance(v.get('split'), str) and v.get('algorithm') in ALGORITHMS
+                                             and type(v.get('images')) is int and v['images'] > 0 and type(v.get('seed')) is int}
+
+def read_rknn_json(path, # an rknn.json that `compile_rknn` wrote
+                   fields=tuple(RKNN_JSON_CHECKS) # the fields the reader uses, each checked by `RKNN_JSON_CHECKS`
+                  ) -> dict:
+    "The report at `path`, its `fields` checked; a damaged, foreign or hand-edited report is one line naming the field."
+    path, again = Path(path), 'compile again with `pidnet-nb compile --target rk3588`'
+    try: report = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError): raise PidnetError(f'{path}: not a JSON report; {again}') from None
+    if not isinstance(report, dict): raise PidnetError(f'{path}: a JSON {type(report).__name__}, not a compile report; {again}')
+    bad = next((k for k in fields if not RKNN_JSON_CHECKS[k](report.get(k))), None)
+    if bad: raise PidnetError(f'{path}: ' + (f'no {bad} field' if bad not in report else f'{bad} {report[bad]!r} is not valid') + f'; {again}')
+    return report
+
 # %% ../nbs/22_rknn.ipynb #7543a714
 def rknn_report(rknn_file # a `compile_rknn` output
                ) -> dict:
-    "The `rknn.json` record beside `rknn_file`, once every file of the compile is found there."
+    "The `rknn.json` record beside `rknn_file`, once every file of the compile is there and `rknn_file` is the one it built."
     rknn_file = Path(rknn_file)
     missing = [p.name for p in (rknn_file, *(rknn_file.with_name(n) for n in RKNN_FILES[::2])) if not p.is_file()]
     if missing: raise FileNotFoundError(f'{rknn_file.parent}: no {", ".join(missing)}; run `pidnet-nb compile --target rk3588 --out {rknn_file.parent}` first')
-    return json.loads(rknn_file.with_name('rknn.json').read_text())
+    report = read_rknn_json(rknn_file.with_name('rknn.json'))
+    if _sha256(rknn_file) != report['rknn_sha256']:
+        raise PidnetError(f'{rknn_file}: not the model its rknn.json records (SHA-256 {report["rknn_sha256"]}): replaced or damaged '
+                          'since the compile; compile again with `pidnet-nb compile --target rk3588`')
+    return report
 
 def rknn_simulator(cfg, # the config: TRAIN_SET (the calibration images are rebuilt from it)
                    rknn_file='compile/model.rknn', # a `compile_rknn` output, with its rknn.json and model_npu.onnx beside it
@@ -325,8 +350,8 @@ def rknn_stage(cfg, # the config
     return sim, what, {'runtime': RKNN_RUNTIME, 'simulated': True, 'target': report['target'], 'toolkit': report['toolkit']}
 
 # %% ../nbs/22_rknn.ipynb #6fb9d7cd
-BOARD_SCRIPT = '''"""Time {name} on an RK3588 board with rknn-toolkit-lite2: one NPU core, then all three.
-Copy this file and {name} into one folder on the board, run `python3 run_on_rk3588.py | tee rknn_perf.log`
+BOARD_SCRIPT = '''"""Time a model on an RK3588 board with rknn-toolkit-lite2: one NPU core, then all three.
+Copy this file and its model (MODEL below) into one folder on the board, run `python3 run_on_rk3588.py | tee rknn_perf.log`
 there, and bring the log back: `pidnet-nb board --parse rknn_perf.log` reads it."""
 import sys, time
 from pathlib import Path
@@ -355,7 +380,7 @@ def board_script_rknn(rknn_file, # the compiled model, e.g. compile/model.rknn
     rknn_file, report = Path(rknn_file), Path(rknn_file).with_name('rknn.json')
     if not (rknn_file.is_file() and report.is_file()):
         raise FileNotFoundError(f'{rknn_file}: no compiled model with its rknn.json; `pidnet-nb compile --target rk3588` writes them')
-    shape = tuple(json.loads(report.read_text())['input_hw'])
+    shape = tuple(read_rknn_json(report, ['input_hw'])['input_hw'])
     return atomic_write(Path(out_dir or rknn_file.parent) / 'run_on_rk3588.py', BOARD_SCRIPT.format(name=rknn_file.name, shape=shape, frames=frames))
 
 # %% ../nbs/22_rknn.ipynb #20e25276

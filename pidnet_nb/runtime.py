@@ -14,11 +14,12 @@ from torch import nn
 from .core import PidnetError, Record, Table, atomic_path, atomic_write, cpu_int8, pairs_saturate
 
 # %% auto #0
-__all__ = ['RUNTIMES', 'DATA_MOVEMENT', 'INT_TYPES', 'HEAVY_OPS', 'INT16_MAX', 'export_onnx', 'ort_session', 'OrtPredictor',
-           'model_input', 'without_concat_bn', 'symmetric_activations', 'integer_resizes', 'openvino_form',
-           'need_openvino', 'write_openvino', 'OpenVinoPredictor', 'runtime_predictor', 'optimize_onnx',
-           'node_precision', 'check_onnx', 'time_calls', 'open_runner', 'bench_onnx', 'bench_torch', 'int8_conv_model',
-           'int8_peak', 'pair_sums', 'conv_inputs', 'clipping_report', 'fused_vs_exact', 'saturation_note']
+__all__ = ['RUNTIMES', 'DATA_MOVEMENT', 'INT_TYPES', 'HEAVY_OPS', 'INT8_OPS', 'INT16_MAX', 'export_onnx', 'ort_session',
+           'OrtPredictor', 'model_input', 'without_concat_bn', 'symmetric_activations', 'integer_resizes',
+           'openvino_form', 'need_openvino', 'write_openvino', 'OpenVinoPredictor', 'runtime_predictor',
+           'optimize_onnx', 'node_precision', 'check_onnx', 'time_calls', 'open_runner', 'bench_onnx', 'bench_torch',
+           'model_precision', 'int8_conv_model', 'int8_peak', 'pair_sums', 'conv_inputs', 'clipping_report',
+           'fused_vs_exact', 'saturation_note']
 
 # %% ../nbs/11_runtime.ipynb #3e565be8
 def export_onnx(model:nn.Module, example:torch.Tensor, path, opset:int|None=None) -> Path:
@@ -266,6 +267,20 @@ def bench_torch(model:nn.Module, example:torch.Tensor, threads:int=1, frames:int
         with torch.inference_mode(): r = time_calls(lambda: model(example), frames, warmup)
     finally: torch.set_num_threads(before)
     return {'model': 'pytorch eager fp32', 'threads': threads, 'batch': example.shape[0], **r, 'fps': 1e3 * example.shape[0] / r['mean_ms']}
+
+# %% ../nbs/11_runtime.ipynb #fa704e51
+INT8_OPS = {'QuantizeLinear', 'DequantizeLinear', 'QLinearConv', 'ConvInteger', 'QLinearMatMul', 'MatMulInteger', 'DynamicQuantizeLinear'}
+
+def model_precision(path # an ONNX model or an OpenVINO IR (.xml)
+                   ) -> str:
+    "'int8' where the model holds quantized operators (ONNX's `INT8_OPS`; OpenVINO's FakeQuantize or 8-bit constants), else 'fp32'."
+    path = Path(path)
+    if path.suffix == '.xml':
+        text = path.read_text(errors='replace')
+        return 'int8' if any(k in text for k in ('type="FakeQuantize"', 'element_type="i8"', 'element_type="u8"')) else 'fp32'
+    import onnx
+    graph = onnx.load(str(path), load_external_data=False).graph
+    return 'int8' if any(n.op_type in INT8_OPS for n in graph.node) else 'fp32'
 
 # %% ../nbs/11_runtime.ipynb #91238799
 def int8_conv_model(path, channels:int=256, size=(90, 120), weight_bits:int=8) -> Path:

@@ -10,8 +10,8 @@ from pathlib import Path
 from torch import nn
 
 from .config import build_dataset, example_input
-from .core import PidnetError
-from .deploy import compile_onnx
+from .core import PidnetError, write_json
+from .deploy import COMPILE_REPORT, compile_onnx
 from .horizon import horizon_compile
 from .quant import DEFAULT_CALIB, Calibration, calibrate_model, load_calibrated
 from .runtime import OrtPredictor, export_onnx, runtime_predictor, saturation_note
@@ -31,7 +31,8 @@ def calibrate_from_config(cfg, # the config: DATASET.TRAIN_SET gives the images,
                           **settings # `calibrate_model`'s: batches, method, backend, resume, progress, scheme, float_modules, weight_bits
                          ) -> Calibration:
     "`calibrate_model` on the config's calibration images, at its input size."
-    names = {'model': cfg.MODEL.NAME, 'weights': cfg.TEST.MODEL_FILE}
+    names = {'model': cfg.MODEL.NAME, 'weights': cfg.TEST.MODEL_FILE, 'dataset': cfg.DATASET.DATASET, 'split': cfg.DATASET.TRAIN_SET,
+             'data': str(cfg.DATASET.ROOT)}  # each changes the result: a resumed run must match them all
     return calibrate_model(model, example_input(cfg), build_dataset(cfg, cfg.DATASET.TRAIN_SET), out_dir, names=names, **settings)
 
 def open_calibration(cfg, # the config: TEST.IMAGE_SIZE, the deployed input shape
@@ -95,7 +96,9 @@ def compile_checkpoint(cfg, # the config: input size, test split for the parity 
                       ) -> dict:
     "Compile the int8 model of `calib` into `out_dir` with its backend's compiler; returns the summary."
     cal = open_calibration(cfg, model, calib)
-    if cal.backend.name == 'horizon': return horizon_compile(cal.integer_model, example_input(cfg), out_dir)
+    if cal.backend.name == 'horizon':  # its summary written as the open path's is, the compile folder's mark
+        summary = horizon_compile(cal.integer_model, example_input(cfg), out_dir)
+        write_json(summary, Path(out_dir) / COMPILE_REPORT); return summary
     return compile_onnx(model, cal, example_input(cfg), build_dataset(cfg, cfg.DATASET.TEST_SET), out_dir, parity_images, progress)
 
 # %% ../nbs/17_stages.ipynb #99d27ee8

@@ -143,7 +143,8 @@ def test_board_script_and_parse(tmp_path):
     (tmp_path / 'model.hbm').write_bytes(b'')  # stands in for the compiled model
     said = run('board', '--hbm', tmp_path / 'model.hbm', '--parse', log, '--json', tmp_path / 'board.json')
     script = (tmp_path / 'run_on_board.sh').read_text()
-    assert 'hrt_model_exec perf --model_file model.hbm --core_id 0 --frame_count 1000 --thread_num 8 --profile_path ./' in script
+    assert 'hrt_model_exec perf --model_file "$MODEL" --core_id 0 --frame_count 1000 --thread_num 8 --profile_path ./' in script
+    assert '\nMODEL=model.hbm\n' in script
     row = json.loads((tmp_path / 'board.json').read_text())[0]
     assert (row['threads'], row['frames'], row['mean_ms'], row['fps']) == (1, 200, 4.003106, 244.204717)
     assert 'J5 board' in said

@@ -103,3 +103,20 @@ def test_board_script_runs_and_its_log_parses(tmp_path):
     log.write_text(ran.stdout)
     r = pidnet_nb('board', '--parse', log)
     assert r.returncode == 0 and 'RK3588 NPU cores 0_1_2' in r.stdout and 'RK3588 board' in r.stdout
+
+@needs_env
+def test_sigterm_during_the_rk3588_compile_leaves_no_temporary_files(tmp_path):
+    "SIGTERM is handled as Ctrl-C: the toolkit's temporary folders (about 200 MB) go with the command."
+    tmp, out = tmp_path / 'tmp', tmp_path / 'out'
+    tmp.mkdir()
+    p = subprocess.Popen([str(RKNN_ENV / 'bin' / 'pidnet-nb'), 'compile', '-c', 'camvid/pidnet_small_camvid', '--target', 'rk3588',
+                          '--out', str(out), *WEIGHTS], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**__import__('os').environ, 'TMPDIR': str(tmp)})
+    for _ in range(1200):  # until the compile's temporary folder holds its export
+        if any(f.is_file() for f in tmp.rglob('*.onnx')) or p.poll() is not None: break
+        __import__('time').sleep(0.1)
+    __import__('time').sleep(3)  # into the toolkit's own work
+    p.terminate()
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 143 and 'Traceback' not in err, err[-3000:]
+    assert 'terminated (SIGTERM)' in err and list(tmp.iterdir()) == []
