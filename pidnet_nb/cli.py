@@ -352,7 +352,7 @@ def _calibrate_args(s):
     s.add_argument('--method', default=CALIBRATION_METHODS[0], choices=list(CALIBRATION_METHODS))
     s.add_argument('--scheme', default='u8', choices=sorted(ACTIVATION_SCHEMES), help='activation format (see ACTIVATION_SCHEMES)')
     s.add_argument('--weight-bits', type=int, default=8, choices=sorted(WEIGHT_RANGES),
-                   help="8: J5's weights; 7: the same answer on every x86 CPU (int8 kernels without VNNI saturate 8-bit weights)")
+                   help="8: J5's weights; 7: the same answer with and without VNNI (int8 kernels without VNNI saturate 8-bit weights)")
     s.add_argument('--backend', default='open', choices=list(BACKENDS))
     s.add_argument('--out', default='calibration', help='checkpoint folder')
     s.add_argument('--float', nargs='*', default=[], metavar='MODULE', help='modules kept in float (default: none, all int8)')

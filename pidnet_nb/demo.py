@@ -14,7 +14,7 @@ from .masks import mask_grid, StagePredictions
 from .metrics import evaluate
 from .model import weights_digest
 from .qat import SHIPPED_QAT
-from .runtime import OrtPredictor, bench_onnx, bench_torch
+from .runtime import OrtPredictor, bench_onnx, bench_torch, saturation_note
 from .report import report_html, write_compile_pages
 from .stages import calibrate_from_config, compile_checkpoint, stage_predictor
 
@@ -87,7 +87,7 @@ def run_demo(out='report', # report folder
     write_compile_pages(comp)
     scores, predictors = demo_scores(cfg, model, test, cal, comp, limit, progress)  # the calibration as it is, not read back
     print('4/5 latency, one thread, side by side'); perf = demo_latency(cfg, model, comp, frames)
-    print('5/5 masks'); preds = StagePredictions(test, {k: predictors[k] for k in ('float', 'calib', 'int8')}, cfg.MODEL.ALIGN_CORNERS)
+    print('5/5 masks'); preds = StagePredictions(test, {k: predictors[k] for k in ('float', 'calib', 'int8', 'qat int8')}, cfg.MODEL.ALIGN_CORNERS)
     n = min(limit or len(test), len(test))
     masks = mask_grid(preds, sorted({0, n // 3, 2 * n // 3, n - 1}))
     masks.savefig(out / 'masks.png', dpi=60, bbox_inches='tight')
@@ -95,6 +95,7 @@ def run_demo(out='report', # report folder
     write_json({'results': results.rows, 'perf': perf, 'compile': {k: summary[k] for k in ('parity', 'nodes', 'files')},
                 'per_class_iou': {k: s.to_dict(k)['per_class_iou'] for k, s in scores.items()}, 'seconds': seconds,
                 'cpu': machine(), 'cpu_int8': cpu_int8(), 'weights_sha256': weights_digest(model)}, out / 'results.json')
-    atomic_write(out / 'index.html', report_html(results, scores, perf, summary, masks, seconds))
+    notes = [n for n in (saturation_note(cal.settings['weight_bits']),) if n]  # what the console said of int8 on this CPU
+    atomic_write(out / 'index.html', report_html(results, scores, perf, summary, masks, seconds, notes))
     print(results, Table(perf, title='latency, 1 thread'), f'report: {out / "index.html"} ({seconds:.0f} s)', sep='\n\n')
     return {'results': results, 'perf': perf, 'seconds': seconds}

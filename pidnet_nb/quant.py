@@ -343,7 +343,7 @@ def calibrate_model(model:nn.Module, # the float model (its weights' digest goes
                     progress:bool=True, # show a progress bar
                     scheme:str='u8', # activation format: 'u8', 'j5' or 'mixed' (see ACTIVATION_SCHEMES)
                     float_modules=(), # modules kept in float (float islands); default: all int8
-                    weight_bits:int=8, # 8 (J5's weights) or 7 (exact on every x86 CPU; see WEIGHT_RANGES)
+                    weight_bits:int=8, # 8 (J5's weights) or 7 (no overflow in x86 int8 kernels without VNNI; see WEIGHT_RANGES)
                     names:dict|None=None # recorded with the settings, e.g. {'model': ..., 'weights': ...}
                    ) -> Calibration:
     "Calibrate `model` on `dataset`, `float_modules` left in float, with checkpoints in `out_dir`."

@@ -152,13 +152,18 @@ def compile_tables(summary:dict # what `compile` returns (and writes as summary.
                                                   (files, 'files written')) if rows]
 
 # %% ../nbs/18_report.ipynb #84c20786
-def report_html(results:Table, scores:dict, perf:list, summary:dict, masks_fig, seconds:float) -> str:
+def report_html(results:Table, scores:dict, perf:list, summary:dict, masks_fig, seconds:float,
+                notes=() # lines the console printed about the results (e.g. `saturation_note`), shown under the table
+               ) -> str:
     "The demo's self-contained HTML report."
     return html_page('PIDNet-S on CamVid: float to int8',
                      f'<p>{results.title}; the whole run took {seconds:.0f} s.</p>', html_table(results.rows),
+                     *(f'<p><b>{html.escape(n)}</b></p>' for n in notes),
                      '<h2>IoU per class</h2>', figure_png(class_chart(scores)),
                      '<h2>Latency</h2>', html_table(perf), figure_png(latency_chart(perf)),
                      '<h2>Compile: parity and check</h2>', *(f'<h3>{t.title}</h3>' + html_table(t.rows) for t in compile_tables(summary)),
                      f'<p>convolutions left in float: {html.escape(", ".join(summary.get("float_convolutions", [])) or "none")}</p>',
-                     '<h2>Masks</h2><p>image | ground truth | float | calib | int8 | pixels where int8 and float differ</p>',
+                     '<h2>Masks</h2><p>image | ground truth | float | calib | int8 | QAT int8 | pixels where QAT int8 and float differ. '
+                     '<code>calib</code> and <code>int8</code> are the calibration this run made (8-bit weights); <code>QAT int8</code> '
+                     'is the shipped QAT file (7-bit weights), the model the tutorial ships.</p>',
                      figure_png(masks_fig))

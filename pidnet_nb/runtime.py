@@ -393,4 +393,4 @@ def saturation_note(weight_bits:int, # the int8 model's weight bits (a calibrati
     isa = isa or cpu_int8()
     if weight_bits <= 7 or not pairs_saturate(isa): return None
     return (f'note: this CPU ({isa}, no VNNI) sums pairs of int8 products in 16 bits, which clips with {weight_bits}-bit weights: '
-            'its int8 scores fall below the calib stage; a `calibrate --weight-bits 7` file gives the same answer on every x86 CPU')
+            'its int8 scores fall below the calib stage; a `calibrate --weight-bits 7` file cannot overflow them')

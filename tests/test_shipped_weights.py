@@ -68,7 +68,7 @@ def test_qat_runtimes_agree_with_fake_quant_on_this_cpu():
     stages = {'calib': stage_predictor(cfg, model, 'calib', QAT)}
     stages['onnxruntime'] = stage_predictor(cfg, model, 'int8', QAT)
     stages['openvino'] = stage_predictor(cfg, model, 'int8', QAT, runtime='openvino')
-    assert all('note:' not in what for _, what in stages.values()), 'the shipped file must be exact on every x86 CPU'
+    assert all('note:' not in what for _, what in stages.values()), 'the shipped file must not clip on this CPU'
     c = compare_stages({k: p for k, (p, _) in stages.items()}, build_dataset(cfg))
     miou = {k: round(100 * s.miou, 2) for k, s in c.scores.items()}
     print(f'CPU int8: {cpu_int8()}; mIoU {miou}')
