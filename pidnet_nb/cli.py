@@ -11,8 +11,8 @@ from pathlib import Path
 
 from .anatomy import cost_table, official_parity, shape_walk
 from .config import build_dataset, dataset_classes, example_input, get_config, load_model
-from .core import (PidnetError, Table, atomic_folder, cpu_int8, folder_lock, not_inputs, os_fault, replaceable,
-                           writable_dir, writable_file, write_json)
+from .core import (PidnetError, Table, atomic_folder, cpu_int8, folder_lock, not_inputs, os_fault, writable_dir,
+                           writable_file, write_json)
 from .deploy import COMPILE_FILES, COMPILE_REPORT
 from .demo import run_demo
 from .gpu import bench_gpu
@@ -146,9 +146,8 @@ def cmd_compile(args):
         report, _ = compile_rknn(cfg, load_model(cfg), args.out, args.target, algorithm=args.algorithm)
         print(json.dumps({k: report[k] for k in ('target', 'toolkit', 'operators', 'off_npu', 'resizes_rewritten', 'build_seconds')}, indent=1))
         return print(f'compiled into {args.out}: model.rknn is the {args.target} model (`pidnet-nb board --rknn {Path(args.out) / "model.rknn"}`)')
-    replaceable(args.out, COMPILE_REPORT, 'compile folder')  # never a folder of the user's files
     writable_dir(Path(args.out).absolute().parent, 'folder of --out', need_mb=120)  # about 60 MB, old and new side by side
-    with atomic_folder(args.out, COMPILE_REPORT) as out:  # the old folder stays whole until the new one is done; others are refused
+    with atomic_folder(args.out, COMPILE_REPORT, 'compile folder') as out:  # the old one stays whole until the new one is done; a folder of other files is refused
         summary = compile_checkpoint(cfg, load_model(cfg), args.calib, out)
         write_compile_pages(out)
     for t in compile_tables(summary): print(t, end='\n\n')  # the open path's parity, nodes and files

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_config.ipynb #4b66c91b
 from __future__ import annotations
-import functools, json, sys
+import functools, sys
 from pathlib import Path
 
 import torch

@@ -203,10 +203,11 @@ def replaceable(path, # a folder that a command would replace as a whole
 # %% ../nbs/00_core.ipynb #adbae665
 @contextlib.contextmanager
 def atomic_folder(path, # the folder to write
-                  marker:str|None=None # the report its writer leaves in it: only a folder holding one, or an empty one, is replaced
+                  marker:str|None=None, # the report its writer leaves in it: only a folder holding one, or an empty one, is replaced
+                  what:str='folder' # what it is, for the message of a refused folder
                  ):
     "A fresh temporary folder beside `path` to fill: it replaces `path` as a whole when the block ends, removed if it fails."
-    path = replaceable(path, marker).absolute(); path.parent.mkdir(parents=True, exist_ok=True)
+    path = replaceable(path, marker, what).absolute(); path.parent.mkdir(parents=True, exist_ok=True)
     for kind in ('tmp', 'old'): sweep_leftovers(path.parent, f'.{path.name}.', f'.{kind}')  # of a killed writer
     tmp, old = (path.with_name(f'.{path.name}.{os.getpid()}.{k}') for k in ('tmp', 'old'))
     shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir()
